@@ -1,0 +1,99 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import {
+  BeaconError,
+  createEtcdClient,
+  normalisePrefix,
+  parseDuration,
+  parseEndpoints,
+  ValidationError,
+  type EtcdConnection,
+} from '../registry/index.js';
+import { createLogger, LOG_LEVELS, type Logger } from './logger.js';
+
+/** Exit codes shared by every subcommand. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** Bad usage: a flag or argument that breaks a rule. Exits with 2. */
+export class UsageError extends BeaconError {
+  constructor(message: string) {
+    super('BEACON_USAGE', message);
+  }
+}
+
+/** Options every etcd-facing subcommand accepts. */
+export interface EtcdOptions {
+  etcd: string;
+  prefix: string;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  etcdUser?: string;
+  logLevel: string;
+}
+
+/** A commander argument parser for durations (`250ms`, `5s`, `1m`), returning milliseconds. */
+export function durationArg(flag: string) {
+  return (value: string): number => {
+    try {
+      return parseDuration(value, flag);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+/** Adds --log-level (env BEACON_LOG_LEVEL). */
+export function withLogLevel(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--log-level <level>', 'log level for the JSON lines on stderr').choices(LOG_LEVELS).env('BEACON_LOG_LEVEL').default('info'),
+  );
+}
+
+/** Adds the etcd connection flags, the prefix and --log-level. */
+export function withEtcdOptions(cmd: Command): Command {
+  cmd
+    .addOption(new Option('--etcd <urls>', 'etcd endpoints, comma-separated for a cluster').env('BEACON_ETCD').default('http://127.0.0.1:2379'))
+    .addOption(new Option('--prefix <path>', 'key prefix of the /services contract').env('BEACON_PREFIX').default('/services'))
+    .addOption(new Option('--etcd-ca <file>', 'CA certificate for TLS to etcd').env('BEACON_ETCD_CA'))
+    .addOption(new Option('--etcd-cert <file>', 'client certificate for TLS to etcd').env('BEACON_ETCD_CERT'))
+    .addOption(new Option('--etcd-key <file>', 'client key for TLS to etcd').env('BEACON_ETCD_KEY'))
+    .addOption(new Option('--etcd-user <name>', 'etcd user; the password is read from env BEACON_ETCD_PASSWORD').env('BEACON_ETCD_USER'));
+  return withLogLevel(cmd);
+}
+
+/** Turns parsed flags into an etcd connection, validating them. The password comes only from the environment. */
+export function etcdConnection(opts: EtcdOptions): EtcdConnection {
+  return {
+    endpoints: parseEndpoints(opts.etcd),
+    ...(opts.etcdCa ? { caFile: opts.etcdCa } : {}),
+    ...(opts.etcdCert ? { certFile: opts.etcdCert } : {}),
+    ...(opts.etcdKey ? { keyFile: opts.etcdKey } : {}),
+    ...(opts.etcdUser ? { user: opts.etcdUser, password: process.env.BEACON_ETCD_PASSWORD } : {}),
+  };
+}
+
+/** The shared setup of an etcd-facing command: logger, prefix and client. */
+export function etcdContext(opts: EtcdOptions, name: string) {
+  const log = createLogger(opts.logLevel, name);
+  const prefix = normalisePrefix(opts.prefix);
+  const client = createEtcdClient(etcdConnection(opts));
+  return { log, prefix, client };
+}
+
+/**
+ * Runs a command body and turns its outcome into an exit code: validation
+ * and usage errors are bad usage (2), anything else is a failure (1).
+ */
+export async function runCommand(body: () => Promise<number | void>, log?: Logger): Promise<never> {
+  let code: number;
+  try {
+    code = (await body()) ?? EXIT.ok;
+  } catch (err) {
+    const usage = err instanceof UsageError || err instanceof ValidationError;
+    const message = err instanceof Error ? err.message : String(err);
+    if (log && !usage) log.error({ err }, `failed: ${message}`);
+    process.stderr.write(`beacon: ${message}\n`);
+    code = usage ? EXIT.usage : EXIT.failure;
+  }
+  process.exit(code);
+}

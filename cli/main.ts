@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/**
+ * The `beacon` executable: one program, one subcommand per job. This is the
+ * only place that exits the process.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { EXIT } from './common.js';
+import { discoverCommand } from './discover.js';
+import { servicesCommand } from './services.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command('beacon')
+  .description('service discovery and load-balancer sync for container hosts: Docker → etcd /services → nginx / AWS ELBv2')
+  .version(pkg.version)
+  .showHelpAfterError('(run with --help for usage)')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  $ beacon sidekick docker --advertise-ip 10.0.0.7     publish this host's containers
+  $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf
+  $ beacon discover web                                  where is "web"?
+  $ beacon services                                      everything, with counts
+
+Environment: BEACON_ETCD, BEACON_PREFIX, BEACON_ETCD_USER, BEACON_ETCD_PASSWORD, BEACON_LOG_LEVEL.
+Exit codes: 0 ok, 1 failure, 2 bad usage.`,
+  );
+
+for (const sub of [discoverCommand(), servicesCommand()]) program.addCommand(sub);
+
+// Commander exits with 1 on bad usage; our contract says 2.
+program.exitOverride();
+for (const sub of program.commands) sub.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    const helpOrVersion = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code);
+    process.exit(helpOrVersion ? EXIT.ok : EXIT.usage);
+  }
+  process.stderr.write(`beacon: ${(err as Error).message}\n`);
+  process.exit(err instanceof Error && 'rule' in err ? EXIT.usage : EXIT.failure);
+}
