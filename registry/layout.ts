@@ -46,9 +46,11 @@ export function slotOf(prefix: string, key: string): KeySlot {
       return { layout: 'json', service: validateServiceName(parts[0]), instance: validateInstanceId(parts[1]) };
     }
     if (parts.length === 3) {
+      const service = validateServiceName(parts[0]);
+      const instance = validateInstanceId(parts[1]);
       const field = parts[2] as FlatField;
       if (!FLAT_FIELDS.includes(field)) throw new KeyError(key, `flat layout fields are ${FLAT_FIELDS.join(', ')}`);
-      return { layout: 'flat', service: validateServiceName(parts[0]), instance: validateInstanceId(parts[1]), field };
+      return { layout: 'flat', service, instance, field };
     }
   } catch (err) {
     if (err instanceof ValidationError) throw new KeyError(key, `${err.field} in key ${err.rule}`);

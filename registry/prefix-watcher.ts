@@ -103,7 +103,10 @@ export class PrefixWatcher extends EventEmitter<PrefixWatcherEvents> {
     watcher.on('data', (res: IWatchResponse) => this.onData(watcher, res));
     watcher.on('disconnected', (err: Error) => this.onLost(watcher, err));
     watcher.on('error', (err: Error) => {
-      if (/compact/i.test(err.message)) this.needSnapshot = 'compacted';
+      // etcd cancels a watch whose start revision was compacted; etcd3 turns
+      // that into "Watcher canceled: " and drops compact_revision. Any cancel
+      // we did not ask for means our history is gone: relist.
+      this.needSnapshot = 'compacted';
       this.onLost(watcher, err);
     });
     this.backoff.reset();
