@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { TestEtcd, waitFor } from '../../harness/index.js';
+import { endpointBackend, keysOf, record, viewOf } from './helpers.js';
+
+const REPLICA = fileURLToPath(new URL('./replica.js', import.meta.url));
+const TTL_SECONDS = 2;
+
+/** A replica child process and what it has told us. */
+class Replica {
+  readonly child: ChildProcess;
+  leader = false;
+  errors: string[] = [];
+  private ready: Promise<void>;
+
+  constructor(readonly accessKeyId: string, config: Record<string, unknown>) {
+    this.child = fork(REPLICA, [JSON.stringify({ ...config, accessKeyId })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.ready = new Promise((resolve) => {
+      this.child.on('message', (m: { type: string; leader?: boolean; message?: string }) => {
+        if (m.type === 'ready') resolve();
+        if (m.type === 'leader') this.leader = m.leader!;
+        if (m.type === 'error') this.errors.push(m.message!);
+      });
+    });
+  }
+
+  async started(): Promise<this> {
+    await this.ready;
+    return this;
+  }
+
+  view(view: unknown): void {
+    this.child.send({ type: 'view', view });
+  }
+
+  /** A clean shutdown: the output resigns, so the other replica need not wait for the TTL. */
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.send({ type: 'close' });
+    await exited;
+  }
+
+  /** A crash: SIGKILL by pid; its election lease lives on until the TTL runs out. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    process.kill(this.child.pid!, 'SIGKILL');
+    await exited;
+  }
+}
+
+describe('elbv2 output: one writer among replicas (etcd election)', function () {
+  let etcd: TestEtcd;
+  let backend: Awaited<ReturnType<typeof endpointBackend>>;
+  let arn: string;
+  const replicas: Replica[] = [];
+  let seq = 0;
+
+  before(async () => {
+    etcd = await new TestEtcd().start();
+  });
+
+  after(async () => {
+    await etcd?.destroy();
+  });
+
+  beforeEach(async () => {
+    backend = await endpointBackend({ healthyAfterMs: 200 });
+    arn = await backend.createGroup(`lead-${++seq}`);
+  });
+
+  afterEach(async () => {
+    await Promise.all(replicas.splice(0).map((r) => r.kill()));
+    await backend.close();
+  });
+
+  async function replica(accessKeyId: string): Promise<Replica> {
+    const r = new Replica(accessKeyId, { etcd: etcd.url, endpoint: backend.url, targetGroups: [['web', arn]], ttlSeconds: TTL_SECONDS, driftMs: 1000, graceMs: 2000 });
+    replicas.push(r);
+    return r.started();
+  }
+
+  const eps = (...ns: number[]) => ns.map((n) => record('web', n, '127.0.0.1', 18000 + n));
+  const registered = () => keysOf(backend.endpoint.state.targetsOf(arn).filter((t) => t.state !== 'draining'));
+  const wanted = (...ns: number[]) => ns.map((n) => `127.0.0.1:${18000 + n}`).sort();
+  const callers = (since = 0) => new Set(backend.endpoint.calls.find({ since }).filter((c) => c.caller !== 'AKIDADMIN').map((c) => c.caller));
+
+  it("only the leader's calls reach ELBv2; a crashed leader is replaced within the TTL", async () => {
+    const a = await replica('AKIDREPLICAA');
+    await waitFor(() => a.leader, 20_000, 'replica A to be elected');
+    const b = await replica('AKIDREPLICAB');
+    const view = viewOf({ web: eps(1, 2, 3, 4, 5) });
+    a.view(view);
+    b.view(view);
+    await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2, 3, 4, 5)), 20_000, '5 targets');
+    // Give the follower time to misbehave if it were going to: two drift periods.
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.deepEqual([...callers()], ['AKIDREPLICAA']);
+    assert.equal(b.leader, false);
+
+    const mark = backend.endpoint.calls.mark;
+    await a.kill();
+    // The view changes while nobody leads: two containers gone, one new.
+    b.view(viewOf({ web: eps(1, 2, 3, 6) }));
+    await waitFor(() => b.leader, (TTL_SECONDS + 10) * 1000, 'replica B to take over after the TTL');
+    await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2, 3, 6)), 20_000, 'B to converge');
+    assert.deepEqual([...callers(mark)], ['AKIDREPLICAB']);
+    assert.deepEqual(b.errors, []);
+  });
+
+  it('a leader that shuts down cleanly hands over at once, and the new leader repairs drift', async () => {
+    const a = await replica('AKIDREPLICAA');
+    await waitFor(() => a.leader, 20_000, 'replica A to be elected');
+    const b = await replica('AKIDREPLICAB');
+    const view = viewOf({ web: eps(1, 2, 3) });
+    a.view(view);
+    b.view(view);
+    await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2, 3)), 20_000, '3 targets');
+    await a.close();
+    await waitFor(() => b.leader, 20_000, 'replica B to be elected');
+    const mark = backend.endpoint.calls.mark;
+    backend.endpoint.state.deregisterTargets(arn, [{ id: '127.0.0.1', port: 18002 }]);
+    await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2, 3)), 20_000, 'B to bring the target back');
+    assert.deepEqual([...callers(mark)], ['AKIDREPLICAB']);
+  });
+});
