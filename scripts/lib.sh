@@ -35,20 +35,23 @@ ensure_node_modules() {
   export PATH="$PWD/node_modules/.bin:$PATH"
 }
 
-# start_dockerd_if_needed: starts dockerd (ports published on 127.0.0.1 by default) unless one answers.
+# start_dockerd_if_needed [OWNER]: starts dockerd (ports published on 127.0.0.1 by
+# default) unless one answers; OWNER (test, demo, …) names the pid file so each
+# script stops only the dockerd it started itself.
 start_dockerd_if_needed() {
+  DOCKERD_OWNER=${1:-test}
   if docker info >/dev/null 2>&1; then return 0; fi
   say "starting dockerd"
-  as_root sh -c "setsid dockerd --ip 127.0.0.1 >'$BEACON_STATE/dockerd.log' 2>&1 & echo \$! >'$BEACON_STATE/dockerd.pid'"
+  as_root sh -c "setsid dockerd --ip 127.0.0.1 >'$BEACON_STATE/dockerd.log' 2>&1 & echo \$! >'$BEACON_STATE/dockerd-$DOCKERD_OWNER.pid'"
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && return 0; sleep 0.5; done
   echo "dockerd did not start; see $BEACON_STATE/dockerd.log" >&2
   tail -20 "$BEACON_STATE/dockerd.log" >&2
   return 1
 }
 
-# stop_dockerd_if_started: stops the dockerd this script started, by its pid.
+# stop_dockerd_if_started [OWNER]: stops the dockerd this script started, by its pid.
 stop_dockerd_if_started() {
-  local pidfile="$BEACON_STATE/dockerd.pid"
+  local pidfile="$BEACON_STATE/dockerd-${1:-${DOCKERD_OWNER:-test}}.pid"
   [ -f "$pidfile" ] || return 0
   local pid; pid=$(cat "$pidfile")
   rm -f "$pidfile"

@@ -1,9 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { freePort, waitFor } from './ports.js';
 import { startProcess, type Started } from './processes.js';
+import type { TestPki } from './tls.js';
+
+export interface TestEtcdOptions {
+  /** Extra etcd flags. */
+  args?: string[];
+  /** Serve clients over TLS with this PKI and require client certificates. */
+  tls?: TestPki;
+}
 
 /** A throwaway single-member etcd on free loopback ports, with its own data dir. */
 export class TestEtcd {
@@ -12,12 +20,12 @@ export class TestEtcd {
   clientPort = 0;
   peerPort = 0;
 
-  constructor(private readonly extraArgs: string[] = []) {
+  constructor(private readonly options: TestEtcdOptions = {}) {
     this.dataDir = mkdtempSync(join(tmpdir(), 'beacon-etcd-'));
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.clientPort}`;
   }
 
   /** Starts etcd (again, keeping the data dir and ports on restart) and waits until it answers. */
@@ -26,7 +34,11 @@ export class TestEtcd {
       this.clientPort = await freePort();
       this.peerPort = await freePort();
     }
-    const client = `http://127.0.0.1:${this.clientPort}`;
+    const client = this.url;
+    const tls = this.options.tls;
+    const tlsArgs = tls
+      ? ['--cert-file', tls.serverCert, '--key-file', tls.serverKey, '--trusted-ca-file', tls.ca, '--client-cert-auth']
+      : [];
     const peer = `http://127.0.0.1:${this.peerPort}`;
     this.proc = startProcess(
       'etcd',
@@ -39,14 +51,15 @@ export class TestEtcd {
         '--initial-advertise-peer-urls', peer,
         '--initial-cluster', `test=${peer}`,
         '--log-level', 'error',
-        ...this.extraArgs,
+        ...tlsArgs,
+        ...(this.options.args ?? []),
       ],
       join(this.dataDir, 'etcd.log'),
     );
     await waitFor(async () => {
       const c = this.client();
       try {
-        await c.get('health-probe').string();
+        await c.maintenance.status();
         return true;
       } finally {
         c.close();
@@ -56,8 +69,15 @@ export class TestEtcd {
   }
 
   /** A plain etcd3 client for assertions; the caller closes it. */
-  client(): Etcd3 {
-    return new Etcd3({ hosts: `127.0.0.1:${this.clientPort}` });
+  client(auth?: { username: string; password: string }): Etcd3 {
+    const tls = this.options.tls;
+    return new Etcd3({
+      hosts: `127.0.0.1:${this.clientPort}`,
+      ...(tls
+        ? { credentials: { rootCertificate: readFileSync(tls.ca), certChain: readFileSync(tls.serverCert), privateKey: readFileSync(tls.serverKey) } }
+        : {}),
+      ...(auth ? { auth } : {}),
+    });
   }
 
   /** Stops etcd (SIGKILL for a crash, SIGTERM for a clean stop), keeping its data. */

@@ -6,3 +6,4 @@ export * from './docker.js';
 export * from './nginx.js';
 export * from './tcp-proxy.js';
 export * from './beacon-cli.js';
+export * from './tls.js';
