@@ -45,7 +45,13 @@ export interface CheckResult {
 
 /** One checker per kind (http, tcp); one file each. */
 export interface Checker {
+  /**
+   * Checks once. Never rejects for a failing endpoint: every outcome, including
+   * a timeout, is a failing CheckResult. Must settle promptly when `signal` aborts.
+   */
   check(target: CheckTarget, spec: HealthSpec, signal: AbortSignal): Promise<CheckResult>;
+  /** Drops whatever the checker keeps for this endpoint (e.g. pooled connections); called when it goes away. */
+  release?(target: CheckTarget): void;
   close?(): Promise<void>;
 }
 
