@@ -7,7 +7,10 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT } from './common.js';
 import { discoverCommand } from './discover.js';
+import { healthCommand } from './health.js';
+import { lbsyncCommand } from './lbsync.js';
 import { servicesCommand } from './services.js';
+import { sidekickCommand } from './sidekick.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -28,7 +31,7 @@ Environment: BEACON_ETCD, BEACON_PREFIX, BEACON_ETCD_USER, BEACON_ETCD_PASSWORD,
 Exit codes: 0 ok, 1 failure, 2 bad usage.`,
   );
 
-for (const sub of [discoverCommand(), servicesCommand()]) program.addCommand(sub);
+for (const sub of [discoverCommand(), servicesCommand(), healthCommand(), sidekickCommand(), lbsyncCommand()]) program.addCommand(sub);
 
 // Commander exits with 1 on bad usage; our contract says 2.
 program.exitOverride();

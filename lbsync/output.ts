@@ -33,6 +33,11 @@ export interface ApplyOutcome {
   changed: boolean;
   /** One line for logs and the status page, e.g. "reloaded nginx (3 upstreams)". */
   detail: string;
+  /**
+   * Values this apply left out or adjusted, one sentence each (e.g. a hostile
+   * host that failed validation, an invalid weight). The rest was applied.
+   */
+  warnings?: string[];
 }
 
 /**
@@ -42,6 +47,10 @@ export interface ApplyOutcome {
  */
 export interface Output {
   readonly name: string;
+  /** Optional one-time setup (find files, connect), called before the first apply or preview. */
+  start?(): Promise<void>;
   apply(view: PoolView): Promise<ApplyOutcome>;
+  /** For `--dry-run`: what apply(view) would write or call, as text, touching nothing. */
+  preview?(view: PoolView): Promise<string>;
   close(): Promise<void>;
 }

@@ -1,0 +1,229 @@
+/**
+ * lbsync benchmark (a script, not a test): real etcd, real nginx, backends on
+ * many ports of one node:http server in a child process.
+ *   (a) a lone etcd put → the new backend answering through nginx, p50/p95 over 100 samples
+ *   (b) 500 records put by 16 concurrent writers → reloads, and time until nginx runs a config with all 500
+ *   (c) 10,000 endpoints in 500 services → one apply (render + nginx -t + rename + reload + confirm), lbsync RSS
+ * Writes bench/results/lbsync.json. Run: node dist/bench/lbsync.js
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { freePort, startBeacon, TestEtcd, TestNginx, waitFor, type Started } from '../test/harness/index.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface LogLine {
+  msg: string;
+  time: string;
+  latencyMs?: number;
+}
+
+function logLines(file: string): LogLine[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
+  } catch {
+    return [];
+  }
+}
+
+/** One GET on a fresh connection (no keep-alive: a kept connection may still be served by an old worker). */
+function fetchFresh(port: number, path = '/'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(res.statusCode === 200 ? body.trim() : `HTTP ${res.statusCode}`));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+  });
+}
+
+/** Backends: one child process listening on `count` ports; each answers with `b<i>`. */
+async function startBackends(count: number): Promise<{ ports: number[]; stop: () => void }> {
+  const code = `
+    const http = require('node:http');
+    const n = ${count}; const ports = []; let up = 0;
+    for (let i = 0; i < n; i++) {
+      const s = http.createServer((req, res) => res.end(req.url === '/health' ? 'ok' : 'b' + i));
+      s.listen(0, '127.0.0.1', () => { ports[i] = s.address().port; if (++up === n) process.stdout.write(JSON.stringify(ports) + '\\n'); });
+    }`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ports = await new Promise<number[]>((resolve) => {
+    let buf = '';
+    child.stdout!.on('data', (c) => {
+      buf += c;
+      if (buf.includes('\n')) resolve(JSON.parse(buf));
+    });
+  });
+  return { ports, stop: () => child.kill('SIGKILL') };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text.split('\n').filter((l) => l.startsWith(name)).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+}
+
+async function stack(dir: string) {
+  const etcd = await new TestEtcd().start();
+  const nginx = new TestNginx();
+  nginx.writeConf('beacon.conf', '# empty\n');
+  await nginx.start();
+  const client = etcd.client();
+  const conf = join(nginx.confDir, 'conf.d', 'beacon.conf');
+  const procs: Started[] = [];
+  const lbsync = (extra: string[], name: string) => {
+    const log = join(dir, `${name}.log`);
+    rmSync(log, { force: true });
+    const proc = startBeacon(
+      ['lbsync', '--etcd', etcd.url, '--nginx-conf', conf, '--nginx-test', nginx.command('-t'), '--nginx-reload', nginx.command('-s', 'reload'), ...extra],
+      log,
+      { BEACON_LOG_LEVEL: 'debug' },
+    );
+    procs.push(proc);
+    return { proc, log };
+  };
+  const stop = async () => {
+    for (const p of procs) await p.stop('SIGKILL');
+    client.close();
+    await nginx.destroy();
+    await etcd.destroy();
+  };
+  return { etcd, nginx, client, conf, lbsync, stop };
+}
+
+async function latency(dir: string, samples: number) {
+  const s = await stack(dir);
+  const backends = await startBackends(samples);
+  try {
+    const port = await freePort();
+    const cfg = join(dir, 'latency.yaml');
+    writeFileSync(cfg, `upstreams:\n  probe:\n    servers: [{ listen: "127.0.0.1:${port}" }]\n`);
+    const put = (i: number) => s.client.put('/services/probe/p').value(JSON.stringify({ service: 'probe', instance: 'p', host: '127.0.0.1', port: backends.ports[i], check: { http: '/health' } }));
+    await put(0);
+    const { log } = s.lbsync(['--config', cfg], 'latency');
+    await waitFor(async () => (await fetchFresh(port).catch(() => '')) === 'b0', 20_000, 'first probe');
+    const times: number[] = [];
+    for (let i = 1; i <= samples; i++) {
+      const want = `b${i % samples}`;
+      await delay(60); // a lone change: more than --wait MIN after the last one
+      const t0 = performance.now();
+      await put(i % samples);
+      for (;;) {
+        const body = await fetchFresh(port).catch(() => '');
+        if (body === want) break;
+      }
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    const reloads = logLines(log).filter((l) => /^reloaded nginx/.test(l.msg)).length;
+    return { samples, p50Ms: round(percentile(times, 50)), p95Ms: round(percentile(times, 95)), maxMs: round(times[times.length - 1]!), reloads };
+  } finally {
+    backends.stop();
+    await s.stop();
+  }
+}
+
+async function burst(dir: string, records: number, writers: number) {
+  const s = await stack(dir);
+  const backends = await startBackends(records);
+  try {
+    const metricsPort = await freePort();
+    const port = await freePort();
+    const cfg = join(dir, 'burst.yaml');
+    writeFileSync(cfg, `upstreams:\n  burst:\n    servers: [{ listen: "127.0.0.1:${port}" }]\n`);
+    const { log } = s.lbsync(['--metrics-port', String(metricsPort), '--config', cfg], 'burst');
+    await waitFor(() => logLines(log).some((l) => /^started lbsync/.test(l.msg)), 20_000, 'lbsync start');
+    await waitFor(() => metric(metricsPort, 'beacon_lbsync_applies_total').then((n) => n >= 1), 20_000, 'first apply');
+    const before = await metric(metricsPort, 'beacon_lbsync_reloads_total');
+    const t0 = Date.now();
+    const t0p = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: writers }, async () => {
+        for (let i = next++; i < records; i = next++) {
+          await s.client.put(`/services/burst/e${i}`).value(JSON.stringify({ service: 'burst', instance: `e${i}`, host: '127.0.0.1', port: backends.ports[i], check: { http: '/health' } }));
+        }
+      }),
+    );
+    const putMs = performance.now() - t0p;
+    const full = await waitFor(() => logLines(log).find((l) => new RegExp(`^reloaded nginx \\(\\d+ upstreams?, ${records} servers`).test(l.msg)), 20_000, `a reload with all ${records}`);
+    const untilAllMs = Date.parse(full.time) - t0;
+    await delay(2000);
+    const reloads = (await metric(metricsPort, 'beacon_lbsync_reloads_total')) - before;
+    // Check that they really answer: round robin over one worker walks every member in `records` requests.
+    const seen = new Set<string>();
+    for (let i = 0; i < records * 2 && seen.size < records; i++) seen.add(await fetchFresh(port, '/b').catch(() => ''));
+    return { records, writers, putMs: round(putMs), reloads, untilAllMs, answering: seen.size };
+  } finally {
+    backends.stop();
+    await s.stop();
+  }
+}
+
+async function scale(dir: string, services: number, perService: number, health: 'on' | 'off') {
+  const s = await stack(dir);
+  const backends = await startBackends(perService);
+  try {
+    const ops = [];
+    for (let sv = 0; sv < services; sv++) {
+      for (let e = 0; e < perService; e++) {
+        ops.push([`/services/s${sv}/e${e}`, JSON.stringify({ service: `s${sv}`, instance: `e${e}`, host: '127.0.0.1', port: backends.ports[e] })] as const);
+      }
+    }
+    for (let i = 0; i < ops.length; i += 100) {
+      const txn = s.client.if('/x', 'Version', '==', 0).then(...ops.slice(i, i + 100).map(([k, v]) => s.client.put(k).value(v)));
+      await txn.commit();
+    }
+    const { proc, log } = s.lbsync(['--health', health], `scale-health-${health}`);
+    const first = await waitFor(() => logLines(log).find((l) => /^reloaded nginx/.test(l.msg)), 60_000, 'first apply of 10k');
+    await delay(10_000); // let the first 10k health results land (and any re-apply they cause)
+    const applies: number[] = [];
+    const details: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const count = logLines(log).filter((l) => /^reloaded nginx/.test(l.msg)).length;
+      // Alternately remove and restore one endpoint: each is a real change of the rendered config.
+      if (i % 2 === 0) await s.client.delete().key(`/services/s${i}/e0`);
+      else await s.client.put(`/services/s${i - 1}/e0`).value(JSON.stringify({ service: `s${i - 1}`, instance: 'e0', host: '127.0.0.1', port: backends.ports[0] }));
+      const line = await waitFor(() => logLines(log).filter((l) => /^reloaded nginx/.test(l.msg))[count], 30_000, 'apply of one change at 10k');
+      applies.push(line.latencyMs ?? NaN);
+      details.push(line.msg);
+      await delay(1000);
+    }
+    await delay(2000);
+    const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))![1]) / 1024;
+    applies.sort((a, b) => a - b);
+    return { health, endpoints: services * perService, services, firstApplyMs: first.latencyMs, applyMedianMs: round((applies[2]! + applies[3]!) / 2), applyMs: applies.map(round), sample: details[2], rssMb: round(rssMb) };
+  } finally {
+    backends.stop();
+    await s.stop();
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+const dir = join(ROOT, '.beacon', 'bench-lbsync');
+mkdirSync(dir, { recursive: true });
+const only = process.argv[2];
+const result = {
+  when: new Date().toISOString(),
+  latency: !only || only === 'latency' ? await latency(dir, 100) : undefined,
+  burst: !only || only === 'burst' ? await burst(dir, 500, 16) : undefined,
+  scale: !only || only === 'scale' ? await scale(dir, 500, 20, 'on') : undefined,
+  scaleHealthOff: !only || only === 'scale' ? await scale(dir, 500, 20, 'off') : undefined,
+  targets: { latencyP50Ms: 30, burstReloads: 3, burstUntilAllMs: 300, scaleApplyMs: 500, scaleRssMb: 200 },
+};
+console.log(JSON.stringify(result, null, 2));
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+if (!only) writeFileSync(join(ROOT, 'bench', 'results', 'lbsync.json'), JSON.stringify(result, null, 2) + '\n');
+process.exit(0);

@@ -1,0 +1,245 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import Docker from 'dockerode';
+import { resolve } from 'node:path';
+import { parseDuration, validateServiceName } from '../registry/index.js';
+import type { HealthSpec } from '../health/index.js';
+import {
+  allowedNetworks,
+  LbSync,
+  LbsyncMetrics,
+  loadConfig,
+  NginxOutput,
+  NginxReloadError,
+  NginxValidationError,
+  parseWait,
+  splitCommand,
+  type LbsyncFileConfig,
+  type ReloadVia,
+} from '../lbsync/index.js';
+import { durationArg, EXIT, etcdContext, runCommand, UsageError, withEtcdOptions, type EtcdOptions } from './common.js';
+import type { Logger } from './logger.js';
+import { serveMetrics } from './metrics-server.js';
+
+interface LbsyncFlags extends EtcdOptions {
+  config?: string;
+  nginxConf?: string;
+  nginxEdit?: string;
+  nginxTest: string;
+  nginxReload: string;
+  nginxPid?: string;
+  nginxContainer?: string;
+  services?: string[];
+  wait: string;
+  health: 'on' | 'off';
+  healthInterval?: number;
+  healthTimeout?: number;
+  healthRise?: number;
+  healthFall?: number;
+  allowedNetworks?: string[];
+  resync?: number;
+  confirmTimeout: number;
+  metricsPort?: number;
+  once?: boolean;
+  dryRun?: boolean;
+}
+
+const list = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
+const int = (flag: string, min: number, max: number) => (value: string): number => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}`);
+  return n;
+};
+
+/** `beacon lbsync`: keep nginx upstreams in step with /services. */
+export function lbsyncCommand(): Command {
+  const cmd = new Command('lbsync')
+    .description('watch /services, health-check endpoints and keep nginx upstreams in step (validated, swapped atomically, reloaded, confirmed)')
+    .option('--config <file>', 'YAML or JSON file with the same names as these flags, plus per-service upstream options (upstreams.<service>)')
+    .option('--nginx-conf <file>', 'owned-file mode: write one upstream block per service (and optional server blocks) to FILE, which your nginx config includes')
+    .option('--nginx-edit <file>', "edit-in-place mode: rewrite only the managed upstream blocks inside your own nginx config FILE; every other byte stays")
+    .option('--nginx-test <cmd>', 'command that tests the full nginx config; lbsync points its -c at a private copy that reads the candidate file', 'nginx -t')
+    .option('--nginx-reload <cmd>', 'command that reloads nginx', 'nginx -s reload')
+    .option('--nginx-pid <file>', 'reload by SIGHUP to the pid in FILE instead of running --nginx-reload')
+    .option('--nginx-container <name>', 'reload by SIGHUP to an nginx container through the Docker API (DOCKER_HOST or /var/run/docker.sock)')
+    .option('--services <list>', 'only these services, comma-separated (default: all)', list)
+    .option('--wait <min:max>', 'coalescing: a lone change applies at once; a burst waits until MIN passes quietly, never more than MAX', '50ms:1s')
+    .addOption(new Option('--health <mode>', 'health-filter endpoints (on) or route to every registered endpoint (off)').choices(['on', 'off']).default('on'))
+    .option('--health-interval <duration>', 'check interval when the record and config say none (health default 5s)', durationArg('--health-interval'))
+    .option('--health-timeout <duration>', 'check timeout when the record and config say none (health default 2s)', durationArg('--health-timeout'))
+    .option('--health-rise <n>', 'passing checks in a row before a failing endpoint returns', int('--health-rise', 1, 100))
+    .option('--health-fall <n>', 'failing checks in a row before a passing endpoint leaves', int('--health-fall', 1, 100))
+    .option('--allowed-networks <cidrs>', 'only route to endpoints inside these networks, e.g. 10.0.0.0/8,fd00::/8', list)
+    .option('--resync <duration>', 'also list the whole prefix this often, as a guard against anything missed', durationArg('--resync'))
+    .option('--confirm-timeout <duration>', 'how long to wait for new nginx workers after a reload before rolling back', durationArg('--confirm-timeout'), 5000)
+    .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:PORT/metrics', int('--metrics-port', 1, 65535))
+    .option('--once', 'render, activate and exit (0 when nginx took it)')
+    .option('--dry-run', 'print the config lbsync would write and exit; touches nothing')
+    .addHelpText(
+      'after',
+      `
+Modes:
+  owned file    --nginx-conf /etc/nginx/conf.d/beacon.conf   (include it from http { })
+  edit in place --nginx-edit /etc/nginx/nginx.conf           (blocks named after services, or by --services)
+
+Every new config is tested with --nginx-test against your full config before it
+replaces the live file, so nginx never sees a broken file, not even if lbsync is
+killed mid-way. A refused config keeps the last good one and is logged with
+nginx's own message; a reload that starts no new workers is rolled back.
+
+Examples:
+  $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf
+  $ beacon lbsync --nginx-edit /etc/nginx/nginx.conf --services web,api --wait 100ms:2s
+  $ beacon lbsync --nginx-conf /srv/nginx/conf/beacon.conf \\
+      --nginx-test 'nginx -p /srv/nginx -c conf/nginx.conf -t' \\
+      --nginx-reload 'nginx -p /srv/nginx -c conf/nginx.conf -s reload'
+  $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf --nginx-container edge-nginx
+  $ beacon lbsync --config /etc/beacon/lbsync.yaml --dry-run
+  $ beacon lbsync --nginx-conf beacon.conf --health off --once
+
+Config file (YAML):
+  nginx-conf: /etc/nginx/conf.d/beacon.conf
+  wait: 50ms:1s
+  upstreams:
+    web:
+      method: least_conn          # round_robin | least_conn | ip_hash | "hash $request_uri consistent"
+      keepalive: 16
+      max-fails: 2
+      fail-timeout: 10s
+      servers: [{ listen: 80, server-name: web.example.com, location: / }]
+      health: { http: /health, interval: 2s, fall: 2, rise: 1 }
+
+Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a backup server.`,
+    );
+  withEtcdOptions(cmd).action((flags: LbsyncFlags) => {
+    const file = flags.config ? loadConfig(flags.config) : {};
+    const merged = mergeConfig(cmd, flags, file);
+    const { log, prefix, client } = etcdContext(merged, 'lbsync');
+    return runCommand(async () => {
+      const settings = settle(merged, file);
+      const output = new NginxOutput(settings.output);
+      const daemon = new LbSync({
+        client,
+        prefix,
+        outputs: [output],
+        wait: settings.wait,
+        health: settings.health,
+        ...(merged.services ? { services: merged.services } : {}),
+        ...(merged.allowedNetworks ? { allow: allowedNetworks(merged.allowedNetworks) } : {}),
+        ...(merged.resync ? { resyncMs: merged.resync } : {}),
+      });
+      logEvents(daemon, log);
+      if (merged.dryRun || merged.once) {
+        const results = await daemon.runOnce(merged.dryRun ? 'preview' : 'apply');
+        client.close();
+        let failed = false;
+        for (const r of results) {
+          if (r.preview !== undefined) process.stdout.write(r.preview.endsWith('\n') ? r.preview : `${r.preview}\n`);
+          if (r.outcome) {
+            for (const w of r.outcome.warnings ?? []) log.warn({ output: r.output }, `skipped ${w}`);
+            log.info({ output: r.output }, r.outcome.detail);
+          }
+          if (r.error) {
+            failed = true;
+            logRejection(log, r.output, r.error);
+          }
+        }
+        return failed ? EXIT.failure : EXIT.ok;
+      }
+      const metrics = new LbsyncMetrics(daemon);
+      const server = merged.metricsPort ? await serveMetrics(metrics.registry, merged.metricsPort) : undefined;
+      await daemon.start();
+      log.info({ mode: settings.output.mode, file: settings.output.file, wait: merged.wait, health: merged.health }, `started lbsync for ${settings.output.file}`);
+      await new Promise<void>((done) => {
+        process.once('SIGINT', done);
+        process.once('SIGTERM', done);
+      });
+      log.info('stopping lbsync');
+      await daemon.stop();
+      server?.close();
+      client.close();
+    }, log);
+  });
+  return cmd;
+}
+
+/** Flags given on the command line or in the environment win; the config file fills in the rest. */
+function mergeConfig(cmd: Command, flags: LbsyncFlags, file: LbsyncFileConfig): LbsyncFlags {
+  const merged: Record<string, unknown> = { ...flags };
+  for (const [key, value] of Object.entries(file)) {
+    if (key === 'upstreams' || key === 'healthOverrides' || value === undefined) continue;
+    const source = cmd.getOptionValueSource(key);
+    if (source === undefined || source === 'default') merged[key] = value;
+  }
+  return merged as unknown as LbsyncFlags;
+}
+
+interface Settings {
+  output: ConstructorParameters<typeof NginxOutput>[0];
+  wait: ReturnType<typeof parseWait>;
+  health: ConstructorParameters<typeof LbSync>[0]['health'];
+}
+
+/** Checks the combination of flags and builds the output and daemon settings. */
+function settle(flags: LbsyncFlags, file: LbsyncFileConfig): Settings {
+  if (!!flags.nginxConf === !!flags.nginxEdit) throw new UsageError('give exactly one of --nginx-conf FILE (owned file) or --nginx-edit FILE (edit in place)');
+  if (flags.nginxPid && flags.nginxContainer) throw new UsageError('give at most one of --nginx-pid and --nginx-container');
+  for (const s of flags.services ?? []) validateServiceName(s, '--services');
+  let wait: ReturnType<typeof parseWait>;
+  try {
+    wait = parseWait(flags.wait, parseDuration);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const testArgv = splitCommand(flags.nginxTest, '--nginx-test');
+  let reload: ReloadVia;
+  if (flags.nginxContainer) reload = { kind: 'container', name: flags.nginxContainer, docker: new Docker() };
+  else if (flags.nginxPid) reload = { kind: 'pid', pidFile: resolve(flags.nginxPid) };
+  else reload = { kind: 'command', argv: splitCommand(flags.nginxReload, '--nginx-reload') };
+  const defaults: Partial<HealthSpec> = {};
+  if (flags.healthInterval !== undefined) defaults.intervalMs = flags.healthInterval;
+  if (flags.healthTimeout !== undefined) defaults.timeoutMs = flags.healthTimeout;
+  if (flags.healthRise !== undefined) defaults.rise = flags.healthRise;
+  if (flags.healthFall !== undefined) defaults.fall = flags.healthFall;
+  return {
+    wait,
+    output: {
+      mode: flags.nginxConf ? 'owned' : 'edit',
+      file: resolve((flags.nginxConf ?? flags.nginxEdit)!),
+      testArgv,
+      reload,
+      render: { upstreams: file.upstreams ?? {} },
+      ...(flags.services ? { services: flags.services } : {}),
+      confirmTimeoutMs: flags.confirmTimeout,
+    },
+    health: flags.health === 'off' ? { enabled: false } : { enabled: true, defaults, perService: file.healthOverrides ?? {} },
+  };
+}
+
+function logRejection(log: Logger, output: string, err: Error): void {
+  if (err instanceof NginxValidationError) log.error({ output, code: err.code, nginx: err.nginxMessage }, `rejected new ${output} config, kept the last good one: ${err.nginxMessage}`);
+  else if (err instanceof NginxReloadError && err.rolledBack) log.error({ output, code: err.code }, `rolled back ${output} config: ${err.message}`);
+  else log.error({ output, code: (err as { code?: string }).code }, `failed to apply ${output}: ${err.message}`);
+}
+
+/** One log line per state change, each starting with a verb. */
+function logEvents(daemon: LbSync, log: Logger): void {
+  daemon.on('applied', (output, outcome, latencyMs) => {
+    const fields = { output, latencyMs: latencyMs === undefined ? undefined : Math.round(latencyMs) };
+    if (outcome.changed) log.info(fields, outcome.detail);
+    else log.debug(fields, outcome.detail);
+  });
+  daemon.on('rejected', (output, err) => logRejection(log, output, err));
+  daemon.on('warning', (output, message) => log.warn({ output }, `skipped ${message}`));
+  daemon.on('problem', (p) => log.warn({ key: p.key, reason: p.reason }, `skipped ${p.key}: ${p.reason}`));
+  daemon.on('resynced', (reason, records, revision) => log.info({ reason, records, revision }, `listed ${records} records at revision ${revision} (${reason})`));
+  daemon.on('health', (id, state, result, previous) => {
+    const [service, instance] = id.split('/');
+    log.info({ service, instance, state, previous, reason: result.reason }, `marked ${id} ${state}: ${result.reason}`);
+  });
+  daemon.on('failOpen', (service, on) => {
+    if (on) log.warn({ service }, `failing open ${service}: every endpoint fails its health check, so all of them stay in the pool`);
+    else log.info({ service }, `stopped failing open ${service}`);
+  });
+  daemon.on('disconnected', (err, retryInMs) => log.warn({ err: err.message, retryInMs }, `lost the etcd watch; reconnecting in ${retryInMs}ms`));
+  daemon.on('resumed', (revision) => log.info({ revision }, `resumed the etcd watch at revision ${revision}`));
+}

@@ -1,0 +1,286 @@
+import { EventEmitter } from 'node:events';
+import type { Etcd3 } from 'etcd3';
+import {
+  PrefixWatcher,
+  RecordView,
+  recordId,
+  type Problem,
+  type ResyncReason,
+  type ServiceRecord,
+  type ViewDiff,
+} from '../registry/index.js';
+import { HealthScheduler, resolveSpec, type CheckResult, type HealthSpec, type HealthState } from '../health/index.js';
+import { Coalescer, systemClock, type Clock, type WaitWindow } from './coalescer.js';
+import { allMembersPolicy, buildPoolView, healthPolicy, type HealthInfo } from './model.js';
+import type { ApplyOutcome, Output, PoolView } from './output.js';
+
+/** Health filtering: off, or on with the defaults and per-service overrides for resolveSpec. */
+export type HealthMode =
+  | { enabled: false }
+  | {
+      enabled: true;
+      defaults?: Partial<HealthSpec>;
+      perService?: Record<string, Partial<HealthSpec>>;
+      /** Keep every endpoint when all fail (default true). */
+      failOpen?: boolean;
+      /** Share or inject a scheduler (tests); lbsync makes and stops its own otherwise. */
+      scheduler?: HealthScheduler;
+    };
+
+export interface LbSyncOptions {
+  client: Etcd3;
+  prefix: string;
+  outputs: Output[];
+  wait: WaitWindow;
+  services?: string[];
+  /** The `--allowed-networks` filter (issue 8). */
+  allow?: (record: ServiceRecord) => boolean;
+  health: HealthMode;
+  /** Periodic full list-and-diff, as a guard against anything missed. */
+  resyncMs?: number;
+  clock?: Clock;
+}
+
+/** lbsync's events; the CLI logs them, the metrics count them, lbsync itself never logs. */
+export interface LbSyncEvents {
+  /** A full listing replaced the model (start, compaction, revision gone back, periodic). */
+  resynced: [reason: ResyncReason, records: number, revision: number];
+  /** A key under the prefix that could not be used; reported once per distinct problem. */
+  problem: [problem: Problem];
+  /** An output left a value out or adjusted it; reported once until it goes away. */
+  warning: [output: string, message: string];
+  /** An output applied a view; `latencyMs` runs from the first change it includes. */
+  applied: [output: string, outcome: ApplyOutcome, latencyMs: number | undefined];
+  /** An output refused or failed to apply; it kept its last good state. */
+  rejected: [output: string, err: Error];
+  /** The view every apply used. */
+  view: [view: PoolView];
+  /** An endpoint's health state changed. */
+  health: [id: string, state: HealthState, result: CheckResult, previous: HealthState];
+  /** A service entered (`on`) or left fail-open. */
+  failOpen: [service: string, on: boolean];
+  disconnected: [err: Error, retryInMs: number];
+  resumed: [revision: number];
+}
+
+/**
+ * The daemon: follows the prefix (PrefixWatcher → RecordView), health-checks
+ * the endpoints that could serve, coalesces bursts and drives every output
+ * with the same view. An output that fails keeps its last good state and is
+ * tried again on the next change; it never holds the others back.
+ */
+export class LbSync extends EventEmitter<LbSyncEvents> {
+  private readonly view: RecordView;
+  private readonly watcher: PrefixWatcher;
+  private readonly coalescer: Coalescer;
+  private readonly scheduler: HealthScheduler | undefined;
+  private readonly ownsScheduler: boolean;
+  private readonly clock: Clock;
+  private revision = 0;
+  private stableSince: number;
+  private dirtySince: number | undefined;
+  private failOpen = new Set<string>();
+  private readonly warned = new Map<string, Set<string>>();
+  /** Records by service, kept in step with the view, for cheap per-service checks. */
+  private readonly services = new Map<string, Map<string, ServiceRecord>>();
+  private lastView: PoolView | undefined;
+  private started = false;
+
+  constructor(private readonly options: LbSyncOptions) {
+    super();
+    this.clock = options.clock ?? systemClock;
+    this.stableSince = this.clock.now();
+    this.view = new RecordView(options.prefix);
+    this.watcher = new PrefixWatcher({ client: options.client, prefix: options.prefix, ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}) });
+    this.coalescer = new Coalescer(() => this.applyAll(), options.wait, this.clock);
+    if (options.health.enabled) {
+      this.scheduler = options.health.scheduler ?? new HealthScheduler();
+      this.ownsScheduler = !options.health.scheduler;
+      this.scheduler.on('change', (id, state, result, previous) => {
+        this.emit('health', id, state, result, previous);
+        // A state change that leaves the pool as it is (e.g. a new endpoint of a
+        // single-endpoint service passing its first check) needs no apply; an
+        // apply for nothing would also push the next real change into the
+        // batching window.
+        if (this.dirtySince !== undefined || this.membersChanged(id.slice(0, id.indexOf('/')))) this.markDirty();
+      });
+    } else {
+      this.ownsScheduler = false;
+    }
+    this.watcher.on('snapshot', (kvs, revision, reason) => {
+      this.revision = revision;
+      this.stableSince = this.clock.now();
+      this.absorb(this.view.reset(kvs));
+      this.emit('resynced', reason, this.view.size, revision);
+      this.markDirty();
+    });
+    this.watcher.on('changes', (changes, revision) => {
+      this.revision = revision;
+      if (this.absorb(this.view.apply(changes))) this.markDirty();
+    });
+    this.watcher.on('disconnected', (err, retryInMs) => {
+      this.stableSince = this.clock.now();
+      this.emit('disconnected', err, retryInMs);
+    });
+    this.watcher.on('resumed', (revision) => this.emit('resumed', revision));
+  }
+
+  /** Starts every output, lists the prefix and starts watching; the first apply follows at once. */
+  async start(): Promise<void> {
+    for (const output of this.options.outputs) await output.start?.();
+    this.started = true;
+    await this.watcher.start();
+  }
+
+  /**
+   * One pass for `--once` / `--dry-run`: list, check every endpoint once (when
+   * health is on, waiting at most `healthWaitMs`), then apply (or preview)
+   * every output. Returns each output's outcome or its preview text.
+   */
+  async runOnce(mode: 'apply' | 'preview', healthWaitMs = 5000): Promise<Array<{ output: string; outcome?: ApplyOutcome; preview?: string; error?: Error }>> {
+    const res = await this.options.client.getAll().prefix(`${this.options.prefix}/`).exec();
+    this.revision = Number(res.header.revision);
+    this.absorb(this.view.reset(new Map(res.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]))));
+    if (this.scheduler) {
+      const deadline = Date.now() + healthWaitMs;
+      while (Date.now() < deadline && this.view.list().some((r) => this.scheduler!.has(recordId(r)) && this.scheduler!.state(recordId(r)) === 'unknown')) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    const view = this.currentView();
+    const results: Array<{ output: string; outcome?: ApplyOutcome; preview?: string; error?: Error }> = [];
+    for (const output of this.options.outputs) {
+      try {
+        await output.start?.();
+        if (mode === 'preview') {
+          results.push({ output: output.name, preview: output.preview ? await output.preview(view) : JSON.stringify(view, null, 2) });
+        } else {
+          const outcome = await output.apply(view);
+          results.push({ output: output.name, outcome });
+        }
+      } catch (err) {
+        results.push({ output: output.name, error: err as Error });
+      }
+    }
+    return results;
+  }
+
+  /** The view outputs would get now. */
+  currentView(): PoolView {
+    const policy = this.options.health.enabled ? healthPolicy(this.options.health.failOpen ?? true) : allMembersPolicy;
+    return buildPoolView(
+      { records: this.view.list(), health: (id) => this.healthOf(id), revision: this.revision, stableForMs: this.clock.now() - this.stableSince },
+      { policy, ...(this.options.services ? { services: this.options.services } : {}), ...(this.options.allow ? { allow: this.options.allow } : {}) },
+    );
+  }
+
+  /** The view of the last apply, for status pages. */
+  get lastAppliedView(): PoolView | undefined {
+    return this.lastView;
+  }
+
+  /** Resolves when no change waits and no apply runs (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.coalescer.idle();
+  }
+
+  async stop(): Promise<void> {
+    await this.watcher.stop();
+    this.coalescer.stop();
+    await this.coalescer.idle();
+    if (this.ownsScheduler) await this.scheduler?.stop();
+    for (const output of this.options.outputs) await output.close();
+  }
+
+  private markDirty(): void {
+    if (!this.started) return;
+    this.dirtySince ??= this.clock.now();
+    this.coalescer.notify();
+  }
+
+  /** Reports problems and keeps health checks in step with the records; true when a relevant record changed. */
+  private absorb(diff: ViewDiff): boolean {
+    for (const problem of diff.problems) this.emit('problem', problem);
+    let relevant = false;
+    for (const record of diff.removed) {
+      this.services.get(record.service)?.delete(recordId(record));
+      this.scheduler?.remove(recordId(record));
+      relevant ||= this.wanted(record.service);
+    }
+    for (const record of diff.upserted) {
+      const id = recordId(record);
+      let forService = this.services.get(record.service);
+      if (!forService) this.services.set(record.service, (forService = new Map()));
+      forService.set(id, record);
+      const wanted = this.wanted(record.service) && (!this.options.allow || this.options.allow(record));
+      relevant ||= this.wanted(record.service);
+      if (!this.scheduler || !this.options.health.enabled) continue;
+      if (!wanted) {
+        this.scheduler.remove(id);
+        continue;
+      }
+      try {
+        const spec = resolveSpec(record.check, this.options.health.perService?.[record.service], this.options.health.defaults);
+        this.scheduler.upsert(id, { host: record.host, port: record.port }, spec);
+      } catch (err) {
+        this.scheduler.remove(id);
+        this.emit('problem', { key: `${this.options.prefix}/${id}`, reason: `health check not usable, endpoint served unchecked: ${(err as Error).message}` });
+      }
+    }
+    return relevant;
+  }
+
+  /** True when the service's members now differ from the last applied view's. */
+  private membersChanged(service: string): boolean {
+    if (!this.wanted(service)) return false;
+    const applied = this.lastView?.pools.find((p) => p.service === service);
+    if (!applied) return true;
+    const policy = this.options.health.enabled ? healthPolicy(this.options.health.failOpen ?? true) : allMembersPolicy;
+    const records = [...(this.services.get(service)?.values() ?? [])];
+    const now = buildPoolView(
+      { records, health: (id) => this.healthOf(id), revision: this.revision, stableForMs: 0 },
+      { policy, services: [service], ...(this.options.allow ? { allow: this.options.allow } : {}) },
+    ).pools[0];
+    const key = (list: ServiceRecord[] | undefined) => (list ?? []).map((r) => `${r.instance}@${r.host}:${r.port}`).join(',');
+    return key(now?.members) !== key(applied.members) || now?.failOpen !== applied.failOpen;
+  }
+
+  private wanted(service: string): boolean {
+    return !this.options.services || this.options.services.includes(service);
+  }
+
+  private healthOf(id: string): HealthInfo {
+    const status = this.scheduler?.status(id);
+    if (!status) return { state: 'unknown' };
+    return status.last ? { state: status.state, last: status.last } : { state: status.state };
+  }
+
+  private async applyAll(): Promise<void> {
+    const since = this.dirtySince;
+    this.dirtySince = undefined;
+    const view = this.currentView();
+    this.lastView = view;
+    const nowFailOpen = new Set(view.pools.filter((p) => p.failOpen).map((p) => p.service));
+    for (const s of nowFailOpen) if (!this.failOpen.has(s)) this.emit('failOpen', s, true);
+    for (const s of this.failOpen) if (!nowFailOpen.has(s)) this.emit('failOpen', s, false);
+    this.failOpen = nowFailOpen;
+    this.emit('view', view);
+    await Promise.all(
+      this.options.outputs.map(async (output) => {
+        try {
+          const outcome = await output.apply(view);
+          this.reportWarnings(output.name, outcome.warnings ?? []);
+          this.emit('applied', output.name, outcome, since === undefined ? undefined : this.clock.now() - since);
+        } catch (err) {
+          this.emit('rejected', output.name, err as Error);
+        }
+      }),
+    );
+  }
+
+  private reportWarnings(output: string, warnings: string[]): void {
+    const before = this.warned.get(output) ?? new Set<string>();
+    for (const w of warnings) if (!before.has(w)) this.emit('warning', output, w);
+    this.warned.set(output, new Set(warnings));
+  }
+}

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { beacon, freePort, waitFor } from '../../harness/index.js';
+import { logLines, Stack, startBackends, waitForLog } from './stack.js';
+
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+describe('lbsync → nginx activation: bursts, hostile values, refusals, rollback, kill -9', function () {
+  this.timeout(180_000);
+  const stack = new Stack();
+  let backends: Awaited<ReturnType<typeof startBackends>>;
+
+  before(async () => {
+    await stack.start();
+    backends = await startBackends(200);
+  });
+  afterEach(() => stack.killAll());
+  after(async () => {
+    await backends?.close();
+    await stack.stop();
+  });
+
+  it('--dry-run prints the config and touches nothing; --once activates and exits', async () => {
+    await stack.put('web', 'w0', '127.0.0.1', backends.ports[0]!);
+    const before = stack.liveConf();
+    const dry = await beacon([...stack.args(['--dry-run', '--health', 'off'])]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`upstream web \\{[^}]*server 127\\.0\\.0\\.1:${backends.ports[0]};`));
+    assert.equal(stack.liveConf(), before, 'dry-run wrote nothing');
+    const once = await beacon([...stack.args(['--once'])]);
+    assert.equal(once.code, 0, once.stderr);
+    await waitFor(async () => (await stack.get()).body === 'b0', 5000, 'the endpoint to answer after --once');
+    await stack.client.delete().key('/services/web/w0');
+  });
+
+  it('applies 200 records put in a burst with at most 5 reloads; all 200 are in the config soon after', async () => {
+    const metricsPort = await freePort();
+    const { proc, log } = stack.lbsync(['--metrics-port', String(metricsPort), '--health-interval', '1s'], 'burst');
+    await waitForLog(log, /^started lbsync/);
+    await waitFor(() => metric(metricsPort, 'beacon_lbsync_applies_total').then((n) => n >= 1), 10_000, 'first apply');
+    const before = await metric(metricsPort, 'beacon_lbsync_reloads_total');
+    const started = performance.now();
+    await Promise.all(backends.ports.map((port, i) => stack.put('burst', `b${String(i).padStart(3, '0')}`, '127.0.0.1', port, { check: { http: '/health' } })));
+    await waitFor(() => (stack.liveConf().match(/server 127\.0\.0\.1:\d+;/g) ?? []).length >= 200, 20_000, 'all 200 servers in the config');
+    const elapsed = performance.now() - started;
+    await delay(1500); // let any trailing apply (health results) happen before counting
+    const reloads = (await metric(metricsPort, 'beacon_lbsync_reloads_total')) - before;
+    console.log(`      200-record burst: ${reloads} reloads, all 200 in the config after ${Math.round(elapsed)} ms`);
+    assert.ok(reloads <= 5, `${reloads} reloads`);
+    assert.equal((stack.liveConf().match(/server 127\.0\.0\.1:\d+;/g) ?? []).length, 200);
+    await proc.stop();
+    const lines = logLines(log).filter((l) => /^reloaded nginx/.test(l.msg));
+    assert.ok(lines.length >= 1);
+  });
+
+  it('never writes a hostile record, and one unresolvable host does not block other changes', async () => {
+    const { proc, log } = stack.lbsync(['--health', 'off'], 'hostile');
+    await waitForLog(log, /^started lbsync/);
+    await stack.client.put('/services/web/evil').value(JSON.stringify({ service: 'web', instance: 'evil', host: '1.2.3.4; include /etc/passwd', port: 80 }));
+    await stack.put('web', 'dns', 'no-such-host.invalid', 80);
+    await stack.put('web', 'good', '127.0.0.1', backends.ports[7]!);
+    await waitFor(async () => (await stack.get()).body === 'b7', 10_000, 'the good endpoint to answer');
+    const conf = stack.liveConf();
+    assert.doesNotMatch(conf, /passwd|no-such-host/);
+    await waitForLog(log, /^skipped \/services\/web\/evil: host/);
+    await waitForLog(log, /^skipped .*no-such-host\.invalid/);
+    assert.ok((await stack.nginxAccepts()).ok);
+    await stack.client.delete().key('/services/web/evil');
+    await stack.client.delete().key('/services/web/dns');
+    await proc.stop();
+  });
+
+  it('keeps the last good config and logs nginx\'s own message when nginx -t refuses; retries on the next change', async () => {
+    // A server block whose listen directive nginx refuses (a duplicate listen on the same address in one server).
+    const port = await freePort();
+    const cfg = join(stack.logs, 'refuse.yaml');
+    writeFileSync(cfg, `upstreams:\n  bad:\n    servers: [{ listen: ["127.0.0.1:${port}", "127.0.0.1:${port}"] }]\n`);
+    const { proc, log } = stack.lbsync(['--health', 'off', '--config', cfg], 'refuse');
+    await waitForLog(log, /^started lbsync/);
+    await stack.put('web', 'good', '127.0.0.1', backends.ports[8]!);
+    await waitFor(async () => (await stack.get()).body === 'b8', 10_000, 'the good endpoint');
+    const good = stack.liveConf();
+    await stack.put('bad', 'x', '127.0.0.1', backends.ports[9]!);
+    const refused = await waitForLog(log, /^rejected new nginx config/);
+    assert.match(refused.msg, /duplicate listen/);
+    assert.equal(stack.liveConf(), good, 'the last good config stays');
+    assert.equal((await stack.get()).body, 'b8');
+    await proc.stop();
+    await stack.client.delete().key('/services/bad/x');
+  });
+
+  it('rolls back when nginx does not take a reload (new config cannot bind its port)', async () => {
+    const busy: Server = createServer();
+    const port = await new Promise<number>((resolve) => busy.listen(0, '127.0.0.1', () => resolve((busy.address() as { port: number }).port)));
+    const cfg = join(stack.logs, 'rollback.yaml');
+    writeFileSync(cfg, `upstreams:\n  side:\n    servers: [{ listen: "127.0.0.1:${port}" }]\n`);
+    const { proc, log } = stack.lbsync(['--health', 'off', '--config', cfg, '--confirm-timeout', '1s'], 'rollback');
+    await waitForLog(log, /^started lbsync/);
+    await waitForLog(log, /^(reloaded|unchanged)/);
+    const good = stack.liveConf();
+    await stack.put('side', 's1', '127.0.0.1', backends.ports[10]!);
+    const line = await waitForLog(log, /^rolled back nginx config/);
+    assert.match(line.msg, /Address already in use|bind/);
+    assert.equal(stack.liveConf(), good, 'the file on disk is the last good config again');
+    assert.ok((await stack.nginxAccepts()).ok);
+    await proc.stop();
+    busy.close();
+    await stack.client.delete().key('/services/side/s1');
+  });
+
+  it('leaves a config nginx -t accepts after kill -9 at random moments during 100 rapid changes', async () => {
+    for (let round = 0; round < 6; round++) {
+      const { proc, log } = stack.lbsync(['--health', 'off', '--wait', '0ms:0ms'], `kill-${round}`);
+      await waitForLog(log, /^started lbsync/);
+      const killAt = 5 + Math.floor(Math.random() * 150);
+      const killer = delay(killAt).then(() => proc.stop('SIGKILL'));
+      for (let i = 0; i < 100; i++) {
+        const instance = `k${i % 20}`;
+        if (i % 17 === 0) await stack.put('web', instance, 'bad-host-that-does-not-resolve.invalid', 80);
+        else if (i % 13 === 0) await stack.client.put(`/services/web/${instance}`).value(`{"service":"web","instance":"${instance}","host":"1.2.3.4; include /etc/passwd","port":80}`);
+        else await stack.put('web', instance, '127.0.0.1', backends.ports[(i * 7) % 200]!);
+      }
+      await killer;
+      const check = await stack.nginxAccepts();
+      assert.ok(check.ok, `round ${round} (kill after ${killAt} ms): nginx -t refused the config on disk: ${check.output}`);
+      assert.doesNotMatch(stack.liveConf(), /passwd/);
+    }
+  });
+});

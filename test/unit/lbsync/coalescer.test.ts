@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { Coalescer, parseWait } from '../../../lbsync/index.js';
+import { parseDuration } from '../../../registry/index.js';
+import { FakeClock } from './fake-clock.js';
+
+/** A coalescer whose apply takes `applyMs` of fake time and records when it ran. */
+function setup(applyMs = 10, window = { minMs: 50, maxMs: 1000 }) {
+  const clock = new FakeClock();
+  const starts: number[] = [];
+  let pending: Array<() => void> = [];
+  const c = new Coalescer(
+    () => {
+      starts.push(clock.now());
+      return new Promise<void>((resolve) => {
+        clock.setTimeout(resolve, applyMs);
+        pending.push(resolve);
+      });
+    },
+    window,
+    clock,
+  );
+  return { clock, starts, c, reset: () => (pending = []) };
+}
+
+describe('lbsync coalescer', () => {
+  it('applies a lone change at once', async () => {
+    const { clock, starts, c } = setup();
+    c.notify();
+    await clock.advance(0);
+    assert.deepEqual(starts, [0]);
+  });
+
+  it('does not let a second change in the same tick postpone the immediate apply', async () => {
+    const { clock, starts, c } = setup();
+    c.notify();
+    c.notify();
+    await clock.advance(1);
+    c.notify();
+    await clock.advance(0);
+    assert.equal(starts[0], 0);
+  });
+
+  it('applies a lone change at once again after a quiet period', async () => {
+    const { clock, starts, c } = setup();
+    c.notify();
+    await clock.advance(200);
+    c.notify();
+    await clock.advance(0);
+    assert.deepEqual(starts, [0, 200]);
+  });
+
+  it('batches changes made during an apply into one next apply, MIN after the last of them', async () => {
+    const { clock, starts, c } = setup(10);
+    c.notify();
+    await clock.advance(2);
+    c.notify();
+    await clock.advance(2);
+    c.notify();
+    await clock.advance(500);
+    // apply 1 at 0 (ends 10); the last change came at 4, so the next waits until max(10, 4) + 50 = 60
+    assert.deepEqual(starts, [0, 60]);
+  });
+
+  it('turns a long steady burst into few applies: first at once, then one after it settles', async () => {
+    const { clock, starts, c } = setup(10);
+    for (let i = 0; i < 200; i++) {
+      c.notify();
+      await clock.advance(1);
+    }
+    await clock.advance(1000);
+    assert.deepEqual(starts, [0, 249]);
+  });
+
+  it('never lets a change wait longer than MAX', async () => {
+    const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 300 });
+    for (let i = 0; i < 100; i++) {
+      c.notify();
+      await clock.advance(10);
+    }
+    await clock.advance(1000);
+    // changes every 10ms never leave 50ms of quiet: MAX forces an apply 300ms after the first waiting change
+    assert.equal(starts[0], 0);
+    for (let i = 1; i < starts.length - 1; i++) assert.ok(starts[i]! - starts[i - 1]! <= 310 + 10, `gap ${starts[i]! - starts[i - 1]!}`);
+    assert.ok(starts.length >= 4 && starts.length <= 6, `applies at ${starts.join(',')}`);
+  });
+
+  it('never runs two applies at once and resolves idle() when done', async () => {
+    const { clock, c } = setup(100);
+    let running = 0;
+    let maxRunning = 0;
+    const c2 = new Coalescer(async () => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      await new Promise<void>((r) => clock.setTimeout(r, 100));
+      running--;
+    }, { minMs: 0, maxMs: 0 }, clock);
+    for (let i = 0; i < 20; i++) {
+      c2.notify();
+      await clock.advance(7);
+    }
+    const idle = c2.idle();
+    await clock.advance(1000);
+    await idle;
+    assert.equal(maxRunning, 1);
+    assert.equal(c.busy, false);
+  });
+
+  it('keeps going after an apply throws', async () => {
+    const clock = new FakeClock();
+    let calls = 0;
+    const c = new Coalescer(async () => {
+      calls++;
+      if (calls === 1) throw new Error('boom');
+    }, { minMs: 50, maxMs: 1000 }, clock);
+    c.notify();
+    await clock.advance(100);
+    c.notify();
+    await clock.advance(100);
+    assert.equal(calls, 2);
+  });
+
+  it('parses --wait MIN:MAX', () => {
+    assert.deepEqual(parseWait('50ms:1s', parseDuration), { minMs: 50, maxMs: 1000 });
+    assert.throws(() => parseWait('1s:50ms', parseDuration), /MAX/);
+    assert.throws(() => parseWait('50ms', parseDuration), /MIN:MAX/);
+    assert.throws(() => parseWait('50:1s', parseDuration), /unit/);
+  });
+});

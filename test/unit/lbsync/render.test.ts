@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { parseMethod, renderUpstreams } from '../../../lbsync/index.js';
+import { golden, pool, rec, viewOf } from './helpers.js';
+
+describe('lbsync nginx render', () => {
+  it('renders one upstream per service, sorted, with per-service options (golden)', () => {
+    const view = viewOf(
+      pool('web', [rec('web', 'core02:web02:80', '10.0.0.12', 18002, { weight: '5' }), rec('web', 'core01:web01:80', '10.0.0.11', 18001), rec('web', 'core03:web03:80', '10.0.0.13', 18003, { backup: 'true' })]),
+      pool('api', [rec('api', 'a1', '10.0.1.1', 9000), rec('api', 'a2', 'fd00::2', 9000)]),
+      pool('cache', [rec('cache', 'c1', '10.0.2.1', 11211), rec('cache', 'c2', '10.0.2.2', 11211)]),
+    );
+    const r = renderUpstreams(view, {
+      upstreams: {
+        '*': { maxFails: 2, failTimeoutS: 10 },
+        web: { method: parseMethod('least_conn'), keepalive: 16, servers: [{ listen: ['127.0.0.1:8080', '80 default_server'], serverName: ['www.example.com'], location: '/' }] },
+        cache: { method: parseMethod('hash $request_uri consistent') },
+      },
+    });
+    assert.deepEqual(r.problems, []);
+    assert.deepEqual(r.upstreams, ['api', 'cache', 'web']);
+    golden('owned-basic.conf', r.text);
+  });
+
+  it('renders a valid 502 placeholder for a service without usable endpoints, and marks fail-open (golden)', () => {
+    const view = viewOf(pool('empty', []), pool('down', [rec('down', 'd1', '10.0.0.1', 80)], { failing: ['d1'] }), pool('open', [rec('open', 'o1', '10.0.0.2', 80)], { failing: ['o1'], failOpen: true }));
+    golden('owned-empty.conf', renderUpstreams(view).text);
+  });
+
+  it('never renders a hostile value: the bad endpoint is skipped and reported, the rest of the service stays', () => {
+    const hostile = [
+      rec('web', 'evil1', '1.2.3.4; include /etc/passwd', 80),
+      rec('web', 'evil2', '10.0.0.1', 80, { weight: '5; include /etc/passwd' }),
+      { ...rec('web', 'evil3', 'ok.example.com', 80), port: '80; x' as unknown as number },
+      rec('web', 'evil4', 'a}b', 80),
+      rec('web', 'good', '10.0.0.9', 8080),
+    ];
+    const r = renderUpstreams(viewOf(pool('web', hostile), pool('bad;name', [rec('bad;name', 'x', '10.0.0.1', 80)])));
+    assert.doesNotMatch(r.text, /passwd|;\s*x|a}b|bad;name/);
+    assert.match(r.text, /server 10\.0\.0\.9:8080;/);
+    assert.match(r.text, /server 10\.0\.0\.1:80;/, 'an invalid weight falls back to the default, the endpoint stays');
+    assert.ok(r.problems.some((p) => p.instance === 'evil1' && /host/.test(p.reason)));
+    assert.ok(r.problems.some((p) => p.instance === 'evil2' && /weight/.test(p.reason)));
+    assert.ok(r.problems.some((p) => p.instance === 'evil3' && /port/.test(p.reason)));
+    assert.ok(r.problems.some((p) => p.service === 'bad;name'));
+    assert.deepEqual(r.upstreams, ['web']);
+  });
+
+  it('refuses weights outside 1-100 and backup with hashing', () => {
+    const r = renderUpstreams(
+      viewOf(pool('web', [rec('web', 'a', '10.0.0.1', 80, { weight: '0' }), rec('web', 'b', '10.0.0.2', 80, { weight: '101' }), rec('web', 'c', '10.0.0.3', 80, { weight: '7', backup: 'true' })])),
+      { upstreams: { web: { method: parseMethod('ip_hash') } } },
+    );
+    assert.match(r.text, /server 10\.0\.0\.1:80;\n/);
+    assert.match(r.text, /server 10\.0\.0\.2:80;\n/);
+    assert.match(r.text, /server 10\.0\.0\.3:80 weight=7;\n/);
+    assert.equal(r.problems.length, 3);
+  });
+
+  it('refuses bad upstream options in the text it writes', () => {
+    assert.throws(() => parseMethod('hash $uri; include x'), /method/);
+    assert.throws(() => parseMethod('random'), /method/);
+    const r = renderUpstreams(viewOf(pool('web', [rec('web', 'a', '10.0.0.1', 80)])), {
+      upstreams: { web: { servers: [{ listen: ['80; include /etc/passwd'] }] } },
+    });
+    assert.doesNotMatch(r.text, /passwd/);
+    assert.ok(r.problems.length > 0);
+  });
+});
