@@ -16,11 +16,13 @@ import {
   type LbsyncFileConfig,
   type ReloadVia,
 } from '../lbsync/index.js';
+import { createElbv2Output, parseElbv2Options, withElbv2Options, type Elbv2Flags, type Elbv2Output } from '../lbsync/elbv2/index.js';
+import type { Output } from '../lbsync/output.js';
 import { durationArg, EXIT, etcdContext, runCommand, UsageError, withEtcdOptions, type EtcdOptions } from './common.js';
 import type { Logger } from './logger.js';
 import { serveMetrics } from './metrics-server.js';
 
-interface LbsyncFlags extends EtcdOptions {
+interface LbsyncFlags extends EtcdOptions, Elbv2Flags {
   config?: string;
   nginxConf?: string;
   nginxEdit?: string;
@@ -110,17 +112,27 @@ Config file (YAML):
 
 Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a backup server.`,
     );
+  withElbv2Options(cmd);
   withEtcdOptions(cmd).action((flags: LbsyncFlags) => {
     const file = flags.config ? loadConfig(flags.config) : {};
     const merged = mergeConfig(cmd, flags, file);
     const { log, prefix, client } = etcdContext(merged, 'lbsync');
     return runCommand(async () => {
       const settings = settle(merged, file);
-      const output = new NginxOutput(settings.output);
+      const outputs: Output[] = [];
+      if (settings.output) outputs.push(new NginxOutput(settings.output));
+      const elbv2Options = parseElbv2Options(merged);
+      if (elbv2Options) {
+        // --once makes one pass and exits: campaigning first would usually leave it a standby.
+        const elbv2 = createElbv2Output(elbv2Options, merged.once ? {} : { etcd: client });
+        logElbv2(elbv2, log);
+        outputs.push(elbv2);
+      }
+      if (outputs.length === 0) throw new UsageError('give --nginx-conf FILE, --nginx-edit FILE and/or --elbv2-target-group SERVICE=ARN');
       const daemon = new LbSync({
         client,
         prefix,
-        outputs: [output],
+        outputs,
         wait: settings.wait,
         health: settings.health,
         ...(merged.services ? { services: merged.services } : {}),
@@ -148,7 +160,8 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
       const metrics = new LbsyncMetrics(daemon);
       const server = merged.metricsPort ? await serveMetrics(metrics.registry, merged.metricsPort) : undefined;
       await daemon.start();
-      log.info({ mode: settings.output.mode, file: settings.output.file, wait: merged.wait, health: merged.health }, `started lbsync for ${settings.output.file}`);
+      const targets = outputs.map((o) => (o.name === 'nginx' && settings.output ? settings.output.file : o.name)).join(' and ');
+      log.info({ mode: settings.output?.mode, file: settings.output?.file, elbv2: !!elbv2Options, wait: merged.wait, health: merged.health }, `started lbsync for ${targets}`);
       await new Promise<void>((done) => {
         process.once('SIGINT', done);
         process.once('SIGTERM', done);
@@ -174,14 +187,15 @@ function mergeConfig(cmd: Command, flags: LbsyncFlags, file: LbsyncFileConfig): 
 }
 
 interface Settings {
-  output: ConstructorParameters<typeof NginxOutput>[0];
+  /** The nginx output's settings; undefined when lbsync drives ELBv2 only. */
+  output: ConstructorParameters<typeof NginxOutput>[0] | undefined;
   wait: ReturnType<typeof parseWait>;
   health: ConstructorParameters<typeof LbSync>[0]['health'];
 }
 
 /** Checks the combination of flags and builds the output and daemon settings. */
 function settle(flags: LbsyncFlags, file: LbsyncFileConfig): Settings {
-  if (!!flags.nginxConf === !!flags.nginxEdit) throw new UsageError('give exactly one of --nginx-conf FILE (owned file) or --nginx-edit FILE (edit in place)');
+  if (flags.nginxConf && flags.nginxEdit) throw new UsageError('give at most one of --nginx-conf FILE (owned file) and --nginx-edit FILE (edit in place)');
   if (flags.nginxPid && flags.nginxContainer) throw new UsageError('give at most one of --nginx-pid and --nginx-container');
   for (const s of flags.services ?? []) validateServiceName(s, '--services');
   let wait: ReturnType<typeof parseWait>;
@@ -200,11 +214,12 @@ function settle(flags: LbsyncFlags, file: LbsyncFileConfig): Settings {
   if (flags.healthTimeout !== undefined) defaults.timeoutMs = flags.healthTimeout;
   if (flags.healthRise !== undefined) defaults.rise = flags.healthRise;
   if (flags.healthFall !== undefined) defaults.fall = flags.healthFall;
+  const nginxFile = flags.nginxConf ?? flags.nginxEdit;
   return {
     wait,
-    output: {
+    output: nginxFile === undefined ? undefined : {
       mode: flags.nginxConf ? 'owned' : 'edit',
-      file: resolve((flags.nginxConf ?? flags.nginxEdit)!),
+      file: resolve(nginxFile),
       testArgv,
       reload,
       render: { upstreams: file.upstreams ?? {} },
@@ -228,7 +243,8 @@ function logEvents(daemon: LbSync, log: Logger): void {
     if (outcome.changed) log.info(fields, outcome.detail);
     else log.debug(fields, outcome.detail);
   });
-  daemon.on('rejected', (output, err) => logRejection(log, output, err));
+  // The ELBv2 output reports its own failures (per group, also on timer passes).
+  daemon.on('rejected', (output, err) => output !== 'elbv2' && logRejection(log, output, err));
   daemon.on('warning', (output, message) => log.warn({ output }, `skipped ${message}`));
   daemon.on('problem', (p) => log.warn({ key: p.key, reason: p.reason }, `skipped ${p.key}: ${p.reason}`));
   daemon.on('resynced', (reason, records, revision) => log.info({ reason, records, revision }, `listed ${records} records at revision ${revision} (${reason})`));
@@ -242,4 +258,16 @@ function logEvents(daemon: LbSync, log: Logger): void {
   });
   daemon.on('disconnected', (err, retryInMs) => log.warn({ err: err.message, retryInMs }, `lost the etcd watch; reconnecting in ${retryInMs}ms`));
   daemon.on('resumed', (revision) => log.info({ revision }, `resumed the etcd watch at revision ${revision}`));
+}
+
+/** The ELBv2 output's events as log lines, each starting with a verb. */
+function logElbv2(out: Elbv2Output, log: Logger): void {
+  out.on('plan', (e) => log.info({ output: 'elbv2', targetGroup: e.targetGroupArn, service: e.service, dryRun: e.dryRun }, `planned ${e.dryRun ? '(dry run) ' : ''}${e.text}`));
+  out.on('registered', (e) => log.info({ output: 'elbv2', service: e.service, targetGroup: e.targetGroupArn, count: e.targets.length }, `registered ${e.targets.length} target(s) in ${e.service}'s group`));
+  out.on('deregistered', (e) => log.info({ output: 'elbv2', service: e.service, targetGroup: e.targetGroupArn, count: e.targets.length }, `deregistered ${e.targets.length} target(s) from ${e.service}'s group`));
+  out.on('rejected', (e) => log.error({ output: 'elbv2', service: e.service, targetGroup: e.targetGroupArn, code: e.error.code }, `refused by ELBv2: ${e.error.message}`));
+  out.on('skipped', (e) => log.warn({ output: 'elbv2', targetGroup: e.targetGroupArn, count: e.endpoints.length }, `skipped ${e.endpoints.length} endpoint(s) that cannot be targets`));
+  out.on('warning', (e) => log.warn({ output: 'elbv2', code: e.error.code, retryInMs: e.retryInMs }, `retrying ELBv2 in ${e.retryInMs}ms: ${e.error.message}`));
+  out.on('failed', (e) => log.error({ output: 'elbv2', code: e.code }, `failed to sync ELBv2: ${e.message}`));
+  out.on('leader', (leader) => log.info({ output: 'elbv2', leader }, leader ? 'elected ELBv2 writer' : 'stood down as ELBv2 writer'));
 }
