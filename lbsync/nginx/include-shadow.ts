@@ -1,4 +1,4 @@
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, matchesGlob, resolve } from 'node:path';
 import { NginxConfError } from '../errors.js';
 import { scanConf, type ConfDirective } from './conf-scanner.js';
 
@@ -62,7 +62,7 @@ export function planShadow(main: string, target: string, staged: string, files: 
       for (const d of includes(scanConf(text, file))) {
         const pattern = d.args[0]!;
         const absolute = isAbsolute(pattern) ? pattern : join(prefix, pattern);
-        const matches = /[*?[]/.test(pattern) ? files.glob(absolute) : [absolute];
+        const matches = /[*?[]/.test(pattern) ? withTarget(files.glob(absolute), absolute, target) : [absolute];
         let touched = false;
         const paths = matches.map((m) => {
           const replacement = visit(m, depth + 1);
@@ -84,6 +84,17 @@ export function planShadow(main: string, target: string, staged: string, files: 
   const shadowMain = visit(main, 0);
   if (!shadowMain) return undefined;
   return { main: shadowMain, files: planned };
+}
+
+/**
+ * On lbsync's first run the target file may not exist yet, so the glob of
+ * `include conf.d/*.conf` cannot list it; nginx will read it once it exists,
+ * so it belongs among the matches (in glob order).
+ */
+function withTarget(matches: string[], pattern: string, target: string): string[] {
+  const absoluteTarget = resolve(target);
+  if (matches.some((m) => resolve(m) === absoluteTarget) || !matchesGlob(absoluteTarget, pattern)) return matches;
+  return [...matches, absoluteTarget].sort();
 }
 
 function* includes(tree: ConfDirective[]): Generator<ConfDirective> {

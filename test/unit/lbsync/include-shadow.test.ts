@@ -30,6 +30,13 @@ describe('lbsync nginx include shadow and commands', () => {
     );
   });
 
+  it('finds a target that does not exist yet through a glob include (first run)', () => {
+    const plan = planShadow('/n/conf/nginx.conf', '/n/conf/conf.d/new.conf', '/n/conf/conf.d/.new.conf.beacon-staged', fs, '9')!;
+    assert.ok(plan, 'the not-yet-written file is reached through conf.d/*.conf');
+    assert.match(plan.files.get(plan.main)!, /include "\/n\/conf\/conf.d\/a.conf"; include "\/n\/conf\/conf.d\/beacon.conf"; include "\/n\/conf\/conf.d\/.new.conf.beacon-staged";/);
+    assert.equal(planShadow('/n/conf/nginx.conf', '/n/conf/other/new.conf', '/x', fs), undefined, 'a file no include would read is still refused');
+  });
+
   it('follows nested includes and tests the staged main config itself in edit-in-place of nginx.conf', () => {
     const nested = planShadow('/n/conf/nginx.conf', '/n/conf/nested/inner.conf', '/n/conf/nested/.inner.staged', fs, '9')!;
     assert.deepEqual([...nested.files.keys()].sort(), ['/n/conf/.nginx.conf.beacon-shadow.9', '/n/conf/sites/.site1.beacon-shadow.9']);
