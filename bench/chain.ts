@@ -1,0 +1,171 @@
+/**
+ * The headline figure of the whole chain: a container started → its first
+ * request answered through nginx, with the sidekick, a health check and lbsync
+ * in the path; and a container stopped gracefully (SIGTERM, the app drains for
+ * 2 s) → nginx no longer sending to it, before the app exits.
+ * Everything real: dockerd, etcd, nginx, the compiled `beacon` CLI as
+ * separate processes, a busybox httpd per sample.
+ *
+ *   node dist/bench/chain.js [--samples 40]
+ *
+ * Times start at Docker's own event time (`timeNano` of `start` / `kill`), as
+ * docker-gen's figures do (p50 ~55 ms start → nginx reloaded, no health
+ * check; ~133 ms after a container dies). Targets: start → answered p50 ≤ 40 ms, p95 ≤ 80 ms.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'undici';
+import {
+  docker,
+  ensureTestImage,
+  freePort,
+  removeTestContainers,
+  runContainer,
+  startBeacon,
+  TestEtcd,
+  TestNginx,
+  waitFor,
+} from '../test/harness/index.js';
+import { median, percentile, printFigures, r1, writeResults, type Figure } from './report.js';
+
+const { values } = parseArgs({ options: { samples: { type: 'string', default: '40' } } });
+const SAMPLES = Number(values.samples);
+const LABEL = 'beacon.bench.chain';
+
+const agent = new Agent({ keepAliveTimeout: 10_000, connections: 4 });
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable with Docker's timeNano. */
+function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** One GET through nginx: the body when it answered 200, else the status. */
+async function probe(url: string): Promise<{ status: number; body: string }> {
+  try {
+    const res = await request(url, { dispatcher: agent, headersTimeout: 2000, bodyTimeout: 2000 });
+    return { status: res.statusCode, body: (await res.body.text()).trim() };
+  } catch {
+    return { status: 0, body: '' };
+  }
+}
+
+/** Probes nginx back to back until `done` holds; resolves with the wall time of that answer. */
+async function firstTime(url: string, done: (res: { status: number; body: string }) => boolean, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const res = await probe(url);
+    if (done(res)) return wallNow();
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error(`timed out after ${timeoutMs}ms probing ${url}`);
+}
+
+/** Resolves with Docker's event time (ms, sub-ms precision) of the next `action` of container `id`. */
+function nextEvent(events: NodeJS.EventEmitter, id: string, action: string): Promise<number> {
+  return new Promise((resolve) => {
+    const onEvent = (e: { id?: string; Action?: string; status?: string; timeNano?: number }) => {
+      if (e.id === id && (e.Action ?? e.status) === action) {
+        events.off('event', onEvent);
+        resolve(Number(e.timeNano) / 1e6);
+      }
+    };
+    events.on('event', onEvent);
+  });
+}
+
+async function main(): Promise<void> {
+  await ensureTestImage();
+  const etcd = await new TestEtcd().start();
+  const nginx = await new TestNginx().start();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/`;
+  const config = join(nginx.prefix, 'lbsync.yaml');
+  writeFileSync(
+    config,
+    [
+      `nginx-conf: ${join(nginx.confDir, 'conf.d', 'beacon.conf')}`,
+      `nginx-test: ${nginx.command('-t')}`,
+      `nginx-reload: ${nginx.command('-s', 'reload')}`,
+      'services: chain',
+      'upstreams:',
+      '  chain:',
+      `    servers: [{ listen: "127.0.0.1:${port}", location: / }]`,
+      '',
+    ].join('\n'),
+  );
+  const logs = nginx.prefix;
+  const sidekick = startBeacon(['sidekick', 'docker', '--etcd', etcd.url, '--label-filter', `${LABEL}=1`, '--advertise-ip', '127.0.0.1', '--node', 'bench'], join(logs, 'sidekick.log'));
+  const lbsync = startBeacon(['lbsync', '--etcd', etcd.url, '--config', config], join(logs, 'lbsync.log'));
+  const events = (await docker.getEvents({ filters: { type: ['container'], label: [`${LABEL}=1`] } })) as unknown as NodeJS.ReadableStream;
+  const bus = new (await import('node:events')).EventEmitter();
+  let buffer = '';
+  events.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (line.trim()) bus.emit('event', JSON.parse(line));
+    }
+  });
+
+  const startMs: number[] = [];
+  const goneMs: number[] = [];
+  try {
+    await waitFor(async () => (await probe(url)).status === 502, 20_000, 'lbsync to render the empty pool (502)');
+    for (let i = 0; i < SAMPLES; i++) {
+      const name = `chain-${i}-${process.pid}`;
+      const container = await runContainer({
+        name,
+        start: false,
+        publish: [80],
+        env: { NAME: name, DRAIN: '2' },
+        labels: { [LABEL]: '1', SERVICE_NAME: 'chain', SERVICE_CHECK_HTTP: '/health', SERVICE_CHECK_INTERVAL: '1s' },
+      });
+      // Probe from before the action: Docker's API answer and its event can
+      // arrive after nginx has already changed, and must not inflate the figure.
+      const started = nextEvent(bus, container.id, 'start');
+      const answered = firstTime(url, (res) => res.body === name);
+      await container.start();
+      startMs.push((await answered) - (await started));
+      // A graceful stop: SIGTERM, the app keeps answering for DRAIN seconds.
+      // nginx must stop routing to it before it exits, counted from the signal.
+      const signalled = nextEvent(bus, container.id, 'kill');
+      const unrouted = firstTime(url, (res) => res.status !== 200);
+      const stopping = container.stop({ t: 10 });
+      goneMs.push((await unrouted) - (await signalled));
+      await stopping;
+      await container.remove({ force: true });
+      process.stdout.write(`  sample ${i + 1}/${SAMPLES}: start → answered ${r1(startMs.at(-1)!)} ms, SIGTERM → not routed ${r1(goneMs.at(-1)!)} ms\n`);
+    }
+  } catch (err) {
+    const { readFileSync } = await import('node:fs');
+    for (const log of ['lbsync.log', 'sidekick.log']) process.stderr.write(`--- ${log}\n${readFileSync(join(logs, log), 'utf8').split('\n').slice(-15).join('\n')}\n`);
+    throw err;
+  } finally {
+    if (process.env.BENCH_LOGS) {
+      const { readFileSync } = await import('node:fs');
+      for (const log of ['lbsync.log', 'sidekick.log']) process.stderr.write(`--- ${log}\n${readFileSync(join(logs, log), 'utf8')}\n`);
+    }
+    (events as unknown as { destroy?: () => void }).destroy?.();
+    await sidekick.stop();
+    await lbsync.stop();
+    await removeTestContainers();
+    await nginx.destroy();
+    await etcd.destroy();
+    await agent.close();
+  }
+
+  const p50 = median(startMs);
+  const p95 = percentile(startMs, 95);
+  const figures: Figure[] = [
+    { figure: 'chain: container start → first answer via nginx, p50', target: '≤ 40 ms', measured: `${r1(p50)} ms`, met: p50 <= 40 },
+    { figure: 'chain: container start → first answer via nginx, p95', target: '≤ 80 ms', measured: `${r1(p95)} ms`, met: p95 <= 80 },
+    { figure: 'chain: docker stop (SIGTERM) → no longer routed by nginx, p50', target: '', measured: `${r1(median(goneMs))} ms (p95 ${r1(percentile(goneMs, 95))})`, met: null },
+  ];
+  printFigures(`whole chain, ${SAMPLES} samples (docker-gen here: ~55 ms start → reload done, ~133 ms after die)`, figures);
+  writeResults('chain', figures, { samples: SAMPLES, startMs, goneMs });
+}
+
+await main();
