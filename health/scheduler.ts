@@ -73,6 +73,10 @@ interface Entry {
   running?: Run;
   /** A check fell due while a cancelled one was still settling; run it when that one ends. */
   deferredDue?: number;
+  /** When the first check of this target started: the start of its start-up grace. */
+  firstCheckAt?: number;
+  /** Failed checks so far within the start-up grace (drives the quick retries). */
+  startupFailures: number;
 }
 
 interface Pending {
@@ -131,7 +135,7 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
     const entry = this.entries.get(id);
     const now = this.clock.now();
     if (!entry) {
-      const fresh: Entry = { id, target: { ...target }, spec, checker: this.checkerFor(spec.kind), threshold: INITIAL_THRESHOLD, gen: 0 };
+      const fresh: Entry = { id, target: { ...target }, spec, checker: this.checkerFor(spec.kind), threshold: INITIAL_THRESHOLD, gen: 0, startupFailures: 0 };
       this.entries.set(id, fresh);
       this.schedule(fresh, now);
       return;
@@ -147,6 +151,8 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
       entry.threshold = INITIAL_THRESHOLD;
       delete entry.last;
       delete entry.changedAt;
+      delete entry.firstCheckAt;
+      entry.startupFailures = 0;
     }
     entry.target = { ...target };
     entry.spec = spec;
@@ -292,6 +298,26 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
       .then((result) => this.finish(entry, run, gen, result, { dueAt: due, startedAt, lagMs: Math.max(0, startedAt - due) }));
   }
 
+  /**
+   * A container's start event (and so its record) comes before its process
+   * listens: a new endpoint that fails its first checks is still starting,
+   * not failing. While it is unknown and within one interval of its first
+   * check, a failure keeps it unknown and it is retried soon (10 ms, doubling,
+   * at most a quarter interval, the last one at the grace's end), so it joins moments after it listens instead
+   * of a whole interval later. Returns the retry delay, or undefined when the
+   * result counts.
+   */
+  private startupRetry(entry: Entry, result: CheckResult, startedAt: number): number | undefined {
+    if (result.passing || entry.threshold.state !== 'unknown') return undefined;
+    const { intervalMs } = entry.spec;
+    const graceLeft = entry.firstCheckAt! + intervalMs - startedAt;
+    if (graceLeft <= 0) return undefined;
+    // The last retry lands at the end of the grace, where its result counts.
+    const delay = Math.min(10 * 2 ** entry.startupFailures, intervalMs / 4, graceLeft);
+    entry.startupFailures++;
+    return delay;
+  }
+
   private finish(entry: Entry, run: Run, gen: number, result: CheckResult, timing: CheckTiming): void {
     this.inFlight--;
     if (entry.running === run) delete entry.running;
@@ -300,12 +326,18 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
     let previous: HealthState | undefined;
     if (current) {
       previous = entry.threshold.state;
-      entry.threshold = applyResult(entry.threshold, result.passing, entry.spec.rise, entry.spec.fall);
+      entry.firstCheckAt ??= timing.startedAt;
       entry.last = result;
-      if (entry.threshold.state !== previous) entry.changedAt = result.at;
-      const { intervalMs, jitter } = entry.spec;
-      const next = timing.startedAt + intervalMs * (1 + jitter * (2 * this.random() - 1));
-      this.schedule(entry, Math.max(next, this.clock.now()));
+      const retryIn = this.startupRetry(entry, result, timing.startedAt);
+      if (retryIn !== undefined) {
+        this.schedule(entry, this.clock.now() + retryIn);
+      } else {
+        entry.threshold = applyResult(entry.threshold, result.passing, entry.spec.rise, entry.spec.fall);
+        if (entry.threshold.state !== previous) entry.changedAt = result.at;
+        const { intervalMs, jitter } = entry.spec;
+        const next = timing.startedAt + intervalMs * (1 + jitter * (2 * this.random() - 1));
+        this.schedule(entry, Math.max(next, this.clock.now()));
+      }
     } else if (alive && entry.deferredDue !== undefined) {
       const due = entry.deferredDue;
       delete entry.deferredDue;

@@ -17,6 +17,8 @@ export const INITIAL_THRESHOLD: Readonly<ThresholdState> = Object.freeze({ state
  * endpoint turns failing only after `fall` failures in a row, and a failing
  * one turns passing only after `rise` passes in a row; any agreeing result
  * resets the streak, so flapping faster than the thresholds changes nothing.
+ * (The scheduler adds a start-up grace on top: a new endpoint's failures in
+ * its first interval keep it unknown and are retried quickly.)
  */
 export function applyResult(current: ThresholdState, passing: boolean, rise: number, fall: number): ThresholdState {
   if (current.state === 'unknown') return { state: passing ? 'passing' : 'failing', streak: 0 };

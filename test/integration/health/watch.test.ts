@@ -58,7 +58,12 @@ describe('beacon health watch (real etcd)', function () {
 
     watch = startBeacon(['health', 'watch', 'web', '--etcd', etcd.url, '--interval', '1s'], log);
     const stateOf = (instance: string) => lines().filter((l) => l.event === 'result' && l.instance === instance).at(-1);
-    await waitFor(() => stateOf('good') && stateOf('bad') && stateOf('gone'), 30_000, 'a result for every endpoint');
+    // A failing new endpoint stays unknown through its start-up grace (one interval), then fails.
+    await waitFor(
+      () => stateOf('good') && stateOf('bad')?.state === 'failing' && stateOf('gone')?.state === 'failing',
+      30_000,
+      'a settled result for every endpoint',
+    );
     assert.equal(stateOf('good')!.state, 'passing');
     assert.equal(stateOf('good')!.reason, 'status 200');
     assert.equal(stateOf('bad')!.state, 'failing');

@@ -162,7 +162,7 @@ describe('health scheduler', () => {
   it('turns a throwing checker into a failing result', async () => {
     const { clock, scheduler, seen } = setup(() => 'throw');
     scheduler.upsert('a', target(1), testSpec());
-    await clock.advance(0);
+    await clock.advance(1000);
     assert.equal(scheduler.state('a'), 'failing');
     assert.match(seen.results[0]![1].reason, /^checker failed: boom/);
     await scheduler.stop();
@@ -172,7 +172,7 @@ describe('health scheduler', () => {
     const { clock, scheduler } = setup((port) => port === 1);
     scheduler.upsert('b', target(2), testSpec());
     scheduler.upsert('a', target(1), testSpec());
-    await clock.advance(0);
+    await clock.advance(1000);
     const snap = scheduler.snapshot();
     assert.deepEqual(snap.map((e) => [e.id, e.state, e.last?.reason]), [['a', 'passing', 'ok'], ['b', 'failing', 'status 500']]);
     await scheduler.stop();
@@ -186,6 +186,33 @@ describe('health scheduler', () => {
     assert.equal(checker.calls[0]!.signal.aborted, true);
     assert.throws(() => scheduler.upsert('b', target(2), testSpec()), SchedulerStoppedError);
     assert.deepEqual(scheduler.snapshot(), []);
+  });
+
+  it('retries a new endpoint that fails while it starts, without calling it failing', async () => {
+    // Fails its first three checks (not listening yet), then passes.
+    const { clock, scheduler, seen, checker } = setup((_port, n) => n >= 3);
+    scheduler.upsert('a', target(1), testSpec());
+    await clock.advance(0);
+    assert.equal(scheduler.state('a'), 'unknown');
+    await clock.advance(10 + 20 + 40);
+    assert.equal(scheduler.state('a'), 'passing');
+    assert.equal(checker.calls.length, 4, 'retried after 10, 20 and 40 ms');
+    assert.deepEqual(seen.changes, [['a', 'unknown', 'passing']], 'never reported failing');
+    await scheduler.stop();
+  });
+
+  it('calls a new endpoint failing once it still fails an interval after its first check', async () => {
+    const { clock, scheduler, seen, checker } = setup(() => false);
+    scheduler.upsert('a', target(1), testSpec());
+    await clock.advance(999);
+    assert.equal(scheduler.state('a'), 'unknown');
+    await clock.advance(1);
+    assert.equal(scheduler.state('a'), 'failing');
+    assert.deepEqual(seen.changes, [['a', 'unknown', 'failing']]);
+    const calls = checker.calls.length;
+    await clock.advance(999);
+    assert.equal(checker.calls.length, calls, 'back to the normal interval after the grace');
+    await scheduler.stop();
   });
 
   it('refuses a bad spec', () => {
