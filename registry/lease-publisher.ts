@@ -177,9 +177,13 @@ export class LeasePublisher extends EventEmitter<LeasePublisherEvents> {
     this.lease = undefined;
     this.leaseId = undefined;
     lease.release();
-    this.written.clear();
     this.emit('leaseLost', err);
+    // Keep `written`: a lease we gave up on may still be alive in etcd (a
+    // restarted etcd renews leases), so a record removed meanwhile must still
+    // be deleted, not left to an old lease. Everything desired is put again
+    // on the new lease.
     for (const id of this.desired.keys()) this.dirty.add(id);
+    for (const id of this.written.keys()) this.dirty.add(id);
     this.retryLater(err);
   }
 

@@ -86,6 +86,25 @@ describe('registry: LeasePublisher (real etcd)', function () {
     }
   });
 
+  it('still deletes a record removed while its lease was being replaced', async () => {
+    const client = createEtcdClient({ endpoints: [etcd.url] });
+    const pub = new LeasePublisher({ client, prefix: '/services', ttlSeconds: 30, layout: 'json' });
+    try {
+      pub.publish(record('h'));
+      pub.publish(record('i'));
+      await waitFor(async () => (await check.getAll().prefix('/services/web/').keys()).length === 2, 5000, 'h and i');
+      // The client gives up on its lease (as after a long partition) while etcd still holds it.
+      (pub as unknown as { loseLease(err: Error): void }).loseLease(new Error('test: lease given up'));
+      pub.unpublish('web/i');
+      const leaseOfH = async () => (await check.getAll().prefix('/services/web/h').exec()).kvs[0]?.lease.toString();
+      await waitFor(async () => (await leaseOfH()) === (await pub.currentLeaseId()), 10_000, 'h republished on the new lease');
+      await waitFor(async () => (await check.getAll().prefix('/services/web/').keys()).join() === '/services/web/h', 10_000, 'i deleted');
+    } finally {
+      await pub.close({ revoke: true });
+      client.close();
+    }
+  });
+
   it('lets records expire with the TTL when closed without revoking', async () => {
     const client = createEtcdClient({ endpoints: [etcd.url] });
     const pub = new LeasePublisher({ client, prefix: '/services', ttlSeconds: 2, layout: 'json' });
