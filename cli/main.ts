@@ -6,11 +6,6 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT } from './common.js';
-import { discoverCommand } from './discover.js';
-import { healthCommand } from './health.js';
-import { lbsyncCommand } from './lbsync.js';
-import { servicesCommand } from './services.js';
-import { sidekickCommand } from './sidekick.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -31,7 +26,22 @@ Environment: BEACON_ETCD, BEACON_PREFIX, BEACON_ETCD_USER, BEACON_ETCD_PASSWORD,
 Exit codes: 0 ok, 1 failure, 2 bad usage.`,
   );
 
-for (const sub of [discoverCommand(), servicesCommand(), healthCommand(), sidekickCommand(), lbsyncCommand()]) program.addCommand(sub);
+/**
+ * Each subcommand's module, loaded only when it runs: a sidekick should not
+ * carry the AWS SDK and undici in its memory, nor pay for loading them.
+ * `beacon --help` (or an unknown command) loads them all to list them.
+ */
+const subcommands: Record<string, () => Promise<Command>> = {
+  discover: async () => (await import('./discover.js')).discoverCommand(),
+  services: async () => (await import('./services.js')).servicesCommand(),
+  health: async () => (await import('./health.js')).healthCommand(),
+  sidekick: async () => (await import('./sidekick.js')).sidekickCommand(),
+  lbsync: async () => (await import('./lbsync.js')).lbsyncCommand(),
+  status: async () => (await import('./status.js')).statusCommand(),
+};
+const wanted = process.argv[2];
+const names = wanted !== undefined && wanted in subcommands ? [wanted] : Object.keys(subcommands);
+for (const name of names) program.addCommand(await subcommands[name]!());
 
 // Commander exits with 1 on bad usage; our contract says 2.
 program.exitOverride();
