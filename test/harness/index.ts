@@ -7,3 +7,4 @@ export * from './nginx.js';
 export * from './tcp-proxy.js';
 export * from './beacon-cli.js';
 export * from './tls.js';
+export * from './images.js';
