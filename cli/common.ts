@@ -42,6 +42,32 @@ export function durationArg(flag: string) {
   };
 }
 
+/** Parses a TCP port flag (1-65535). */
+export function portArg(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new InvalidArgumentError(`${flag} must be a port from 1 to 65535`);
+    return n;
+  };
+}
+
+/** The flags of the Prometheus endpoint, shared by the daemons. */
+export interface MetricsOptions {
+  metricsPort?: number;
+  metricsHost: string;
+}
+
+/**
+ * Adds --metrics-port (env BEACON_METRICS_PORT) and --metrics-host (env
+ * BEACON_METRICS_HOST, default 127.0.0.1: containers and swarm services set
+ * 0.0.0.0 so Prometheus can scrape them from outside).
+ */
+export function withMetricsOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on METRICS_HOST:PORT/metrics').argParser(portArg('--metrics-port')).env('BEACON_METRICS_PORT'))
+    .addOption(new Option('--metrics-host <address>', 'address the metrics endpoint binds to').env('BEACON_METRICS_HOST').default('127.0.0.1'));
+}
+
 /** Adds --log-level (env BEACON_LOG_LEVEL). */
 export function withLogLevel(cmd: Command): Command {
   return cmd.addOption(

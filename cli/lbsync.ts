@@ -18,11 +18,12 @@ import {
 } from '../lbsync/index.js';
 import { createElbv2Output, parseElbv2Options, withElbv2Options, type Elbv2Flags, type Elbv2Output } from '../lbsync/elbv2/index.js';
 import type { Output } from '../lbsync/output.js';
-import { durationArg, EXIT, etcdContext, runCommand, UsageError, withEtcdOptions, type EtcdOptions } from './common.js';
+import { DEFAULT_STATUS_PORT, feedStatus, StatusModel, StatusServer } from '../lbsync/status/index.js';
+import { durationArg, EXIT, etcdContext, runCommand, UsageError, withEtcdOptions, withMetricsOptions, type EtcdOptions, type MetricsOptions } from './common.js';
 import type { Logger } from './logger.js';
 import { serveMetrics } from './metrics-server.js';
 
-interface LbsyncFlags extends EtcdOptions, Elbv2Flags {
+interface LbsyncFlags extends EtcdOptions, Elbv2Flags, MetricsOptions {
   config?: string;
   nginxConf?: string;
   nginxEdit?: string;
@@ -40,7 +41,8 @@ interface LbsyncFlags extends EtcdOptions, Elbv2Flags {
   allowedNetworks?: string[];
   resync?: number;
   confirmTimeout: number;
-  metricsPort?: number;
+  statusPort?: number;
+  statusHost: string;
   once?: boolean;
   dryRun?: boolean;
 }
@@ -73,7 +75,8 @@ export function lbsyncCommand(): Command {
     .option('--allowed-networks <cidrs>', 'only route to endpoints inside these networks, e.g. 10.0.0.0/8,fd00::/8', list)
     .option('--resync <duration>', 'also list the whole prefix this often, as a guard against anything missed', durationArg('--resync'))
     .option('--confirm-timeout <duration>', 'how long to wait for new nginx workers after a reload before rolling back', durationArg('--confirm-timeout'), 5000)
-    .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:PORT/metrics', int('--metrics-port', 1, 65535))
+    .option('--status-port <port>', `serve a read-only status page (services, endpoints, health, last reload, errors; live) on PORT; \`beacon status\` reads port ${DEFAULT_STATUS_PORT} by default`, int('--status-port', 1, 65535))
+    .option('--status-host <address>', 'address the status page binds to (it shows internal addresses: keep it private)', '127.0.0.1')
     .option('--once', 'render, activate and exit (0 when nginx took it)')
     .option('--dry-run', 'print the config lbsync would write and exit; touches nothing')
     .addHelpText(
@@ -97,6 +100,7 @@ Examples:
   $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf --nginx-container edge-nginx
   $ beacon lbsync --config /etc/beacon/lbsync.yaml --dry-run
   $ beacon lbsync --nginx-conf beacon.conf --health off --once
+  $ beacon lbsync --nginx-conf beacon.conf --status-port ${DEFAULT_STATUS_PORT}    then open http://127.0.0.1:${DEFAULT_STATUS_PORT}/
 
 Config file (YAML):
   nginx-conf: /etc/nginx/conf.d/beacon.conf
@@ -113,6 +117,7 @@ Config file (YAML):
 Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a backup server.`,
     );
   withElbv2Options(cmd);
+  withMetricsOptions(cmd);
   withEtcdOptions(cmd).action((flags: LbsyncFlags) => {
     const file = flags.config ? loadConfig(flags.config) : {};
     const merged = mergeConfig(cmd, flags, file);
@@ -122,9 +127,10 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
       const outputs: Output[] = [];
       if (settings.output) outputs.push(new NginxOutput(settings.output));
       const elbv2Options = parseElbv2Options(merged);
+      let elbv2: Elbv2Output | undefined;
       if (elbv2Options) {
         // --once makes one pass and exits: campaigning first would usually leave it a standby.
-        const elbv2 = createElbv2Output(elbv2Options, merged.once ? {} : { etcd: client });
+        elbv2 = createElbv2Output(elbv2Options, merged.once ? {} : { etcd: client });
         logElbv2(elbv2, log);
         outputs.push(elbv2);
       }
@@ -158,7 +164,21 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
         return failed ? EXIT.failure : EXIT.ok;
       }
       const metrics = new LbsyncMetrics(daemon);
-      const server = merged.metricsPort ? await serveMetrics(metrics.registry, merged.metricsPort) : undefined;
+      if (elbv2) metrics.observeElbv2(elbv2);
+      const server = merged.metricsPort ? await serveMetrics(metrics.registry, merged.metricsPort, merged.metricsHost) : undefined;
+      let status: StatusServer | undefined;
+      if (merged.statusPort) {
+        const model = new StatusModel({
+          healthChecks: merged.health !== 'off',
+          nginx: !!settings.output,
+          ...(elbv2Options ? { elbv2: { targetGroups: elbv2Options.targetGroups, targetType: elbv2Options.targetType, health: elbv2Options.health } } : {}),
+        });
+        feedStatus(model, daemon, elbv2);
+        status = new StatusServer(model, { port: merged.statusPort, host: merged.statusHost });
+        const at = await status.start();
+        const url = `http://${at.family === 'IPv6' ? `[${at.address}]` : at.address}:${at.port}/`;
+        log.info({ url }, `serving the status page on ${url}`);
+      }
       await daemon.start();
       const targets = outputs.map((o) => (o.name === 'nginx' && settings.output ? settings.output.file : o.name)).join(' and ');
       log.info({ mode: settings.output?.mode, file: settings.output?.file, elbv2: !!elbv2Options, wait: merged.wait, health: merged.health }, `started lbsync for ${targets}`);
@@ -168,6 +188,7 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
       });
       log.info('stopping lbsync');
       await daemon.stop();
+      await status?.close();
       server?.close();
       client.close();
     }, log);

@@ -19,7 +19,7 @@ import {
   DockerSource,
   SidekickMetrics,
 } from '../sidekicks/index.js';
-import { durationArg, etcdContext, runCommand, withEtcdOptions, type EtcdOptions } from './common.js';
+import { durationArg, etcdContext, runCommand, withEtcdOptions, withMetricsOptions, type EtcdOptions, type MetricsOptions } from './common.js';
 import type { Logger } from './logger.js';
 import { serveMetrics } from './metrics-server.js';
 
@@ -33,11 +33,10 @@ interface SharedOptions extends EtcdOptions {
   layout: Layout;
   meta: string[];
   keepOnExit?: boolean;
-  metricsPort?: number;
   ignoreHealth?: boolean;
 }
 
-interface DockerOptions extends SharedOptions {
+interface DockerOptions extends SharedOptions, MetricsOptions {
   advertiseIp?: string;
   internal?: boolean;
   labelFilter: string[];
@@ -77,14 +76,7 @@ function portArg(value: string): number {
   }
 }
 
-function intArg(flag: string) {
-  return (value: string): number => {
-    if (!/^\d{1,5}$/.test(value)) throw new InvalidArgumentError(`${flag} must be a port number`);
-    return Number(value);
-  };
-}
-
-/** The flags both subcommands share: Docker, node, lease, layout, meta, exit and metrics. */
+/** The flags both subcommands share: Docker, node, lease, layout, meta and exit. */
 function withSidekickOptions(cmd: Command): Command {
   withEtcdOptions(cmd)
     .addOption(new Option('--docker-host <url>', 'dockerd: unix:///path/docker.sock or tcp://host:port').env('DOCKER_HOST').default(DEFAULT_DOCKER_HOST))
@@ -96,8 +88,7 @@ function withSidekickOptions(cmd: Command): Command {
     .addOption(new Option('--layout <layout>', 'key layout to write: json (canonical), flat (monweb@), single (mongodb-discovery)').choices(LAYOUTS).default('json'))
     .addOption(new Option('--meta <key=value>', "add metadata to every record (repeatable), e.g. --meta instanceId=i-0abc").argParser(collect).default([]))
     .addOption(new Option('--ignore-health', 'publish containers with a HEALTHCHECK whatever their health'))
-    .addOption(new Option('--keep-on-exit', 'on SIGTERM leave the records to expire after the TTL instead of revoking them at once'))
-    .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:PORT/metrics').argParser(intArg('--metrics-port')));
+    .addOption(new Option('--keep-on-exit', 'on SIGTERM leave the records to expire after the TTL instead of revoking them at once'));
   return cmd;
 }
 
@@ -135,7 +126,7 @@ Examples:
       --docker-tls-ca ca.pem --docker-tls-cert cert.pem --docker-tls-key key.pem
   $ docker run -d -p 127.0.0.1::80 -l SERVICE_NAME=web -l SERVICE_CHECK_HTTP=/health app`,
     );
-  withSidekickOptions(cmd).action((opts: DockerOptions) => {
+  withMetricsOptions(withSidekickOptions(cmd)).action((opts: DockerOptions) => {
     const node = checkNode(opts.node);
     const nodeMeta = parseMeta(opts.meta);
     const advertiseIp = opts.advertiseIp === undefined ? undefined : validateHost(opts.advertiseIp, '--advertise-ip');
@@ -158,8 +149,8 @@ Examples:
     return runCommand(async () => {
       if (opts.metricsPort !== undefined) {
         const metrics = new SidekickMetrics().observe(sidekick, source);
-        await serveMetrics(metrics.registry, opts.metricsPort);
-        log.info({ port: opts.metricsPort }, `serving metrics on 127.0.0.1:${opts.metricsPort}/metrics`);
+        await serveMetrics(metrics.registry, opts.metricsPort, opts.metricsHost);
+        log.info({ port: opts.metricsPort, host: opts.metricsHost }, `serving metrics on ${opts.metricsHost}:${opts.metricsPort}/metrics`);
       }
       const stopped = untilSignal();
       log.info({ node, prefix, layout: opts.layout, docker: opts.dockerHost, ttlMs: opts.ttl }, `started docker sidekick on node ${node}`);

@@ -91,7 +91,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.clock = options.clock ?? systemClock;
     this.stableSince = this.clock.now();
     this.view = new RecordView(options.prefix);
-    this.watcher = new PrefixWatcher({ client: options.client, prefix: options.prefix, ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}) });
+    this.watcher = new PrefixWatcher({ client: options.client, prefix: options.prefix, waitForEtcd: true, ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}) });
     this.coalescer = new Coalescer(() => this.applyAll(), options.wait, this.clock);
     if (options.health.enabled) {
       this.scheduler = options.health.scheduler ?? new HealthScheduler();

@@ -9,6 +9,12 @@ export interface PrefixWatcherOptions {
   prefix: string;
   /** Optional periodic full list-and-diff, as a guard against anything missed. */
   resyncMs?: number;
+  /**
+   * Daemons set this: start() keeps trying (with backoff, emitting
+   * `disconnected`) until etcd answers, instead of failing when etcd is not
+   * up yet. One-shot commands leave it off and fail fast.
+   */
+  waitForEtcd?: boolean;
 }
 
 /** Why a full listing replaced the incremental stream. */
@@ -49,7 +55,18 @@ export class PrefixWatcher extends EventEmitter<PrefixWatcherEvents> {
 
   /** Lists and starts watching; resolves once the first snapshot was emitted. */
   async start(): Promise<void> {
-    await this.connect();
+    for (;;) {
+      try {
+        await this.connect();
+        break;
+      } catch (err) {
+        if (!this.options.waitForEtcd || this.stopped) throw err;
+        const wait = this.backoff.next();
+        this.emit('disconnected', err as Error, wait);
+        await delay(wait);
+        if (this.stopped) return;
+      }
+    }
     if (this.options.resyncMs) {
       this.resyncTimer = setInterval(() => this.forceResync('periodic'), this.options.resyncMs);
       this.resyncTimer.unref();
