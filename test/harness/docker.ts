@@ -74,7 +74,7 @@ export interface TestContainerOptions {
   image?: string;
   labels?: Record<string, string>;
   env?: Record<string, string>;
-  /** Container ports to publish on 127.0.0.1 (random host ports unless given as `80:18001`). */
+  /** Container ports to publish on 127.0.0.1: `80` for a random host port, `18001:80` (host:container, as docker -p) for a fixed one. */
   publish?: Array<number | string>;
   cmd?: string[];
   healthcheck?: { test: string[]; intervalMs: number; retries?: number };
