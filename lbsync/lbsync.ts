@@ -212,8 +212,13 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
       let forService = this.services.get(record.service);
       if (!forService) this.services.set(record.service, (forService = new Map()));
       forService.set(id, record);
-      const wanted = this.wanted(record.service) && (!this.options.allow || this.options.allow(record));
+      const allowed = !this.options.allow || this.options.allow(record);
+      const wanted = this.wanted(record.service) && allowed;
       relevant ||= this.wanted(record.service);
+      // Reported once per change of the record: a writer to /services must not be able to route traffic anywhere.
+      if (this.wanted(record.service) && !allowed) {
+        this.emit('problem', { key: `${this.options.prefix}/${id}`, reason: `host ${record.host} is outside --allowed-networks; not routed` });
+      }
       if (!this.scheduler || !this.options.health.enabled) continue;
       if (!wanted) {
         this.scheduler.remove(id);

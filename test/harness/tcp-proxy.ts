@@ -1,19 +1,26 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /**
- * A TCP proxy on 127.0.0.1 between a client and a server, used to cut the
- * network under a client without touching the server (as etcd3's own tests do).
+ * A proxy between a client and a server, used to cut the network under a
+ * client without touching the server (as etcd3's own tests do). It listens on
+ * a loopback TCP port, or on a unix socket when `listenPath` is given, and
+ * forwards to a TCP port or, when `target` is a path, to a unix socket (e.g.
+ * in front of dockerd's socket).
  */
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   port = 0;
 
-  constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {}
+  constructor(
+    private readonly target: number | string,
+    private readonly targetHost = '127.0.0.1',
+    private readonly listenPath?: string,
+  ) {}
 
   async start(port = this.port): Promise<this> {
     this.server = createServer((client) => {
-      const upstream = connect(this.targetPort, this.targetHost);
+      const upstream = typeof this.target === 'string' ? connect(this.target) : connect(this.target, this.targetHost);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
@@ -25,13 +32,14 @@ export class TcpProxy {
     });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
-      this.server!.listen(port, '127.0.0.1', () => resolve());
+      if (this.listenPath) this.server!.listen(this.listenPath, () => resolve());
+      else this.server!.listen(port, '127.0.0.1', () => resolve());
     });
-    this.port = (this.server.address() as { port: number }).port;
+    if (!this.listenPath) this.port = (this.server.address() as { port: number }).port;
     return this;
   }
 
-  /** Drops every open connection and stops accepting new ones (a network cut). */
+  /** Drops every open connection and stops accepting new ones (a network cut; a unix socket is removed). */
   async cut(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
@@ -40,7 +48,7 @@ export class TcpProxy {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** Accepts connections again on the same port. */
+  /** Accepts connections again on the same port or path. */
   async restore(): Promise<void> {
     await this.start(this.port);
   }
