@@ -124,7 +124,7 @@ export class PrefixWatcher extends EventEmitter<PrefixWatcherEvents> {
       // that into "Watcher canceled: " and drops compact_revision. Any cancel
       // we did not ask for means our history is gone: relist.
       this.needSnapshot = 'compacted';
-      this.onLost(watcher, err);
+      this.onLost(watcher, err, { alreadyCancelled: true });
     });
     this.backoff.reset();
   }
@@ -146,12 +146,15 @@ export class PrefixWatcher extends EventEmitter<PrefixWatcherEvents> {
     this.emit('changes', changes, this.revision);
   }
 
-  private onLost(watcher: Watcher, err: Error): void {
+  private onLost(watcher: Watcher, err: Error, { alreadyCancelled = false } = {}): void {
     if (watcher !== this.watcher || this.stopped) return;
-    const delay = this.backoff.next();
-    this.emit('disconnected', err, delay);
-    void this.dropWatcher().then(() => {
-      this.reconnectTimer = setTimeout(() => this.reconnect(), delay);
+    const wait = this.backoff.next();
+    this.emit('disconnected', err, wait);
+    // A watch etcd cancelled itself never answers a cancel request: just forget it.
+    if (alreadyCancelled) this.watcher = undefined;
+    const dropped = alreadyCancelled ? Promise.resolve() : this.dropWatcher();
+    void dropped.then(() => {
+      this.reconnectTimer = setTimeout(() => this.reconnect(), wait);
     });
   }
 
