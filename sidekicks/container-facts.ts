@@ -34,6 +34,8 @@ export interface ContainerFacts {
   exposed: PortFacts[];
   /** The container's address on its network, for `--internal`. */
   networkIp?: string;
+  /** Runs in the host's network namespace (`--network host`): its exposed ports are the host's. */
+  hostNetwork?: boolean;
   running: boolean;
   paused: boolean;
   health: Health;
@@ -72,6 +74,7 @@ export function factsFromInspect(info: Docker.ContainerInspectInfo): ContainerFa
   };
   const ip = networkIp(info);
   if (ip) facts.networkIp = ip;
+  if (info.HostConfig?.NetworkMode === 'host') facts.hostNetwork = true;
   if (info.State?.StartedAt && !info.State.StartedAt.startsWith('0001-')) facts.startedAt = info.State.StartedAt;
   return facts;
 }

@@ -135,6 +135,11 @@ interface Candidate {
 }
 
 function candidates(facts: ContainerFacts, ctx: DefinitionContext): Candidate[] {
+  // A container on the host's network has no bindings: its exposed ports are
+  // the host's own, reached at the advertised address (as registrator does).
+  if (facts.hostNetwork) {
+    return facts.exposed.map((port) => ({ port, host: ctx.advertiseIp ?? ctx.hostAddress, hostPort: port.port }));
+  }
   if (ctx.internal) {
     return facts.exposed.map((port) => ({ port, host: facts.networkIp, hostPort: port.port }));
   }

@@ -198,6 +198,17 @@ const cases: Case[] = [
     records: [{ host: '172.17.0.5', port: 8080, instance: 'core01:web01:8080' }],
   },
   {
+    name: '--network host: exposed ports at the advertised address',
+    facts: { ports: [], exposed: [{ port: 8080, proto: 'tcp' }], networkIp: undefined, hostNetwork: true },
+    ctx: { advertiseIp: '10.0.0.7' },
+    records: [{ host: '10.0.0.7', port: 8080, instance: 'core01:web01:8080' }],
+  },
+  {
+    name: '--network host without --advertise-ip: the detected host address',
+    facts: { ports: [], exposed: [{ port: 8080, proto: 'tcp' }], networkIp: undefined, hostNetwork: true },
+    records: [{ host: '10.0.0.9', port: 8080 }],
+  },
+  {
     name: '--internal without a network address is refused',
     facts: { networkIp: undefined },
     ctx: { internal: true },
