@@ -7,7 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_packages "${BEACON_PACKAGES[@]}"
+# chromium: the status page is tested in a real headless browser; openssl and
+# iproute2: TLS certificates and network namespaces of the chaos scenarios;
+# systemd: systemd-analyze verify for the units.
+ensure_packages "${BEACON_PACKAGES[@]}" chromium openssl iproute2 systemd
 ensure_node_modules
 start_dockerd_if_needed
 trap stop_dockerd_if_started EXIT
