@@ -1,6 +1,7 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { NginxReloadError, NginxValidationError } from './errors.js';
 import type { LbSync } from './lbsync.js';
+import type { Elbv2Output } from './elbv2/elbv2-output.js';
 
 /** Metric names lbsync exports (documented in the README table). */
 export const LBSYNC_METRICS = {
@@ -13,9 +14,17 @@ export const LBSYNC_METRICS = {
   failOpen: 'beacon_lbsync_fail_open',
   syncLatency: 'beacon_lbsync_sync_latency_seconds',
   reconnects: 'beacon_lbsync_reconnects_total',
+  disconnects: 'beacon_lbsync_disconnects_total',
+  healthTransitions: 'beacon_lbsync_health_transitions_total',
   resyncs: 'beacon_lbsync_resyncs_total',
   skippedValues: 'beacon_lbsync_skipped_values_total',
   lastApply: 'beacon_lbsync_last_apply_timestamp_seconds',
+  elbv2Calls: 'beacon_lbsync_elbv2_calls_total',
+  elbv2Errors: 'beacon_lbsync_elbv2_errors_total',
+  elbv2Targets: 'beacon_lbsync_elbv2_target_changes_total',
+  elbv2Passes: 'beacon_lbsync_elbv2_passes_total',
+  elbv2PassDuration: 'beacon_lbsync_elbv2_pass_seconds',
+  elbv2Leader: 'beacon_lbsync_elbv2_leader',
 } as const;
 
 /**
@@ -26,9 +35,11 @@ export const LBSYNC_METRICS = {
 export class LbsyncMetrics {
   readonly registry: Registry;
 
-  constructor(daemon: LbSync, registry = new Registry()) {
+  constructor(daemon: LbSync, registry = new Registry(), { processMetrics = true }: { processMetrics?: boolean } = {}) {
     this.registry = registry;
     const r = [registry];
+    // RSS, CPU and event-loop lag under the same prefix as the sidekick's (beacon_<component>_process_*).
+    if (processMetrics) collectDefaultMetrics({ register: registry, prefix: 'beacon_lbsync_' });
     const applies = new Counter({ name: LBSYNC_METRICS.applies, help: 'Applies per output and result (changed, unchanged, failed)', labelNames: ['output', 'result'], registers: r });
     const reloads = new Counter({ name: LBSYNC_METRICS.reloads, help: 'Load balancer reloads (nginx reloads, ELBv2 change batches) per output', labelNames: ['output'], registers: r });
     const failedValidations = new Counter({ name: LBSYNC_METRICS.failedValidations, help: 'Candidate configs the load balancer refused (nginx -t failed); the last good config stayed', labelNames: ['output'], registers: r });
@@ -43,7 +54,10 @@ export class LbsyncMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: r,
     });
-    const reconnects = new Counter({ name: LBSYNC_METRICS.reconnects, help: 'Lost etcd watches (each is followed by a reconnect)', registers: r });
+    // Named and labelled as the sidekick's, so one dashboard query covers both.
+    const reconnects = new Counter({ name: LBSYNC_METRICS.reconnects, help: 'Recoveries after losing etcd (the watch resumed)', labelNames: ['peer'], registers: r });
+    const disconnects = new Counter({ name: LBSYNC_METRICS.disconnects, help: 'etcd watches lost, and failed attempts to resume them', labelNames: ['peer'], registers: r });
+    const transitions = new Counter({ name: LBSYNC_METRICS.healthTransitions, help: 'Endpoint health state changes, by the state entered', labelNames: ['to'], registers: r });
     const resyncs = new Counter({ name: LBSYNC_METRICS.resyncs, help: 'Full listings of the prefix, by reason', labelNames: ['reason'], registers: r });
     const skipped = new Counter({ name: LBSYNC_METRICS.skippedValues, help: 'Keys or values kept out of the config (invalid, hostile, unresolvable)', labelNames: ['source'], registers: r });
     const lastApply = new Gauge({ name: LBSYNC_METRICS.lastApply, help: 'When each output last applied, by result', labelNames: ['output', 'result'], registers: r });
@@ -73,9 +87,38 @@ export class LbsyncMetrics {
         failOpen.set({ service: pool.service }, pool.failOpen ? 1 : 0);
       }
     });
-    daemon.on('disconnected', () => reconnects.inc());
+    daemon.on('disconnected', () => disconnects.inc({ peer: 'etcd' }));
+    daemon.on('resumed', () => reconnects.inc({ peer: 'etcd' }));
+    daemon.on('health', (_id, state) => transitions.inc({ to: state }));
     daemon.on('resynced', (reason) => resyncs.inc({ reason }));
     daemon.on('problem', () => skipped.inc({ source: 'registry' }));
     daemon.on('warning', (output) => skipped.inc({ source: output }));
+  }
+
+  /**
+   * Counts what the ELBv2 output reports: API calls per pass, errors by code,
+   * targets registered and deregistered, passes and their duration, and
+   * whether this replica is the writer.
+   */
+  observeElbv2(output: Elbv2Output): this {
+    const r = [this.registry];
+    const calls = new Counter({ name: LBSYNC_METRICS.elbv2Calls, help: 'ELBv2 API calls (DescribeTargetHealth, RegisterTargets, DeregisterTargets; SDK retries not counted)', registers: r });
+    const errors = new Counter({ name: LBSYNC_METRICS.elbv2Errors, help: 'ELBv2 failures by beacon error code; recoverable ones are retried with backoff', labelNames: ['code', 'recoverable'], registers: r });
+    const targets = new Counter({ name: LBSYNC_METRICS.elbv2Targets, help: 'Targets registered or deregistered', labelNames: ['op'], registers: r });
+    const passes = new Counter({ name: LBSYNC_METRICS.elbv2Passes, help: 'Reconcile passes over every mapped target group, by reason (view, timer, leader)', labelNames: ['reason'], registers: r });
+    const duration = new Histogram({ name: LBSYNC_METRICS.elbv2PassDuration, help: 'Duration of one reconcile pass over every mapped target group', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: r });
+    const leader = new Gauge({ name: LBSYNC_METRICS.elbv2Leader, help: '1 while this replica is the elected ELBv2 writer', registers: r });
+    output.on('pass', (e) => {
+      calls.inc(e.calls);
+      passes.inc({ reason: e.reason });
+      duration.observe(e.durationMs / 1000);
+    });
+    output.on('registered', (e) => targets.inc({ op: 'register' }, e.targets.length));
+    output.on('deregistered', (e) => targets.inc({ op: 'deregister' }, e.targets.length));
+    output.on('warning', (e) => errors.inc({ code: e.error.code, recoverable: 'true' }));
+    // Refused targets come as 'rejected' and again as 'failed': count them once.
+    output.on('failed', (e) => errors.inc({ code: e.code, recoverable: String(e.recoverable) }));
+    output.on('leader', (isLeader) => leader.set(isLeader ? 1 : 0));
+    return this;
   }
 }
