@@ -28,6 +28,20 @@ export interface LbsyncFileConfig {
   healthRise?: number;
   healthFall?: number;
   metricsPort?: number;
+  metricsHost?: string;
+  statusPort?: number;
+  statusHost?: string;
+  /** `SERVICE=ARN` mappings, as `--elbv2-target-group`. */
+  elbv2TargetGroup?: string[];
+  elbv2Endpoint?: string;
+  elbv2Region?: string;
+  elbv2TargetType?: string;
+  elbv2Health?: string;
+  elbv2MaxRemove?: string;
+  elbv2Drift?: string;
+  elbv2Grace?: string;
+  elbv2ElectionTtl?: string;
+  elbv2Election?: string;
   allowedNetworks?: string[];
   resync?: number;
   upstreams?: Record<string, UpstreamOptions>;
@@ -35,10 +49,13 @@ export interface LbsyncFileConfig {
   healthOverrides?: Record<string, Partial<HealthSpec>>;
 }
 
-const STRINGS = ['etcd', 'prefix', 'nginxConf', 'nginxEdit', 'nginxTest', 'nginxReload', 'nginxPid', 'nginxContainer', 'wait'] as const;
+// The ELBv2 settings stay text here: parseElbv2Options validates them as it does the flags.
+const ELBV2_STRINGS = ['elbv2Endpoint', 'elbv2Region', 'elbv2TargetType', 'elbv2Health', 'elbv2MaxRemove', 'elbv2Drift', 'elbv2Grace', 'elbv2ElectionTtl', 'elbv2Election'] as const;
+const STRINGS = ['etcd', 'prefix', 'nginxConf', 'nginxEdit', 'nginxTest', 'nginxReload', 'nginxPid', 'nginxContainer', 'wait', 'metricsHost', 'statusHost', ...ELBV2_STRINGS] as const;
 const DURATIONS = ['healthInterval', 'healthTimeout', 'resync'] as const;
-const COUNTS = ['healthRise', 'healthFall', 'metricsPort'] as const;
-const KNOWN = new Set<string>([...STRINGS, ...DURATIONS, ...COUNTS, 'services', 'health', 'allowedNetworks', 'upstreams']);
+const COUNTS = ['healthRise', 'healthFall', 'metricsPort', 'statusPort'] as const;
+const PORTS = new Set<string>(['metricsPort', 'statusPort']);
+const KNOWN = new Set<string>([...STRINGS, ...DURATIONS, ...COUNTS, 'services', 'health', 'allowedNetworks', 'elbv2TargetGroup', 'upstreams']);
 
 /** `nginx-conf` → `nginxConf`. */
 function camel(key: string): string {
@@ -72,9 +89,10 @@ export function parseConfig(text: string, format: 'json' | 'yaml'): LbsyncFileCo
     if (!KNOWN.has(name)) throw new ValidationError(`config ${key}`, `is not a known setting (${[...KNOWN].join(', ')})`);
     if ((STRINGS as readonly string[]).includes(name)) (out as Record<string, unknown>)[name] = string(value, key);
     else if ((DURATIONS as readonly string[]).includes(name)) (out as Record<string, unknown>)[name] = duration(value, key);
-    else if ((COUNTS as readonly string[]).includes(name)) (out as Record<string, unknown>)[name] = count(value, key, name === 'metricsPort' ? 65535 : 100);
+    else if ((COUNTS as readonly string[]).includes(name)) (out as Record<string, unknown>)[name] = count(value, key, PORTS.has(name) ? 65535 : 100);
     else if (name === 'services') out.services = list(value, key).map((s) => validateServiceName(s, `config ${key}`));
     else if (name === 'allowedNetworks') out.allowedNetworks = list(value, key);
+    else if (name === 'elbv2TargetGroup') out.elbv2TargetGroup = list(value, key);
     else if (name === 'health') out.health = onOff(value, key);
     else if (name === 'upstreams') parseUpstreams(object(value, key), out);
   }

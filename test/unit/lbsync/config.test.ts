@@ -45,6 +45,25 @@ upstreams:
     assert.throws(() => parseConfig('{', 'json'), /not valid JSON/);
   });
 
+  it('reads the status, metrics and ELBv2 settings with the flags\' names', () => {
+    const config = parseConfig(
+      [
+        'status-port: 9337',
+        'metrics-host: 0.0.0.0',
+        'elbv2-target-group: [web=arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef]',
+        'elbv2-max-remove: 25%',
+        'elbv2-drift: 30s',
+      ].join('\n'),
+      'yaml',
+    );
+    assert.equal(config.statusPort, 9337);
+    assert.equal(config.metricsHost, '0.0.0.0');
+    assert.deepEqual(config.elbv2TargetGroup, ['web=arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef']);
+    assert.equal(config.elbv2MaxRemove, '25%');
+    assert.equal(config.elbv2Drift, '30s');
+    assert.throws(() => parseConfig('status-port: 70000', 'yaml'), /status-port/);
+  });
+
   it('filters endpoints by --allowed-networks', () => {
     const allow = allowedNetworks(['10.0.0.0/8', 'fd00::/8']);
     const r = (host: string) => ({ service: 'web', instance: 'i', host, port: 80 });
