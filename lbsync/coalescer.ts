@@ -1,15 +1,4 @@
-/** The clock and timers the coalescer uses; tests inject a fake one. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+import { systemClock, type Clock } from '../health/index.js';
 
 /** `--wait MIN:MAX` in milliseconds. */
 export interface WaitWindow {
@@ -79,7 +68,7 @@ export class Coalescer {
   /** Stops scheduling; an apply already running finishes. */
   stop(): void {
     this.stopped = true;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.timer = undefined;
     this.pendingSince = undefined;
     if (!this.running) this.wakeIdle();
@@ -92,9 +81,9 @@ export class Coalescer {
   }
 
   private arm(ms: number): void {
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.immediate = ms === 0;
-    this.timer = this.clock.setTimeout(() => {
+    this.timer = this.clock.setTimer(() => {
       this.timer = undefined;
       void this.run();
     }, ms);

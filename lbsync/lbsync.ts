@@ -9,8 +9,8 @@ import {
   type ServiceRecord,
   type ViewDiff,
 } from '../registry/index.js';
-import { HealthScheduler, resolveSpec, type CheckResult, type HealthSpec, type HealthState } from '../health/index.js';
-import { Coalescer, systemClock, type Clock, type WaitWindow } from './coalescer.js';
+import { HealthScheduler, resolveSpec, systemClock, type CheckResult, type Clock, type HealthSpec, type HealthState } from '../health/index.js';
+import { Coalescer, type WaitWindow } from './coalescer.js';
 import { allMembersPolicy, buildPoolView, healthPolicy, type HealthInfo } from './model.js';
 import type { ApplyOutcome, Output, PoolView } from './output.js';
 

@@ -4,6 +4,8 @@
  * ELBv2 last did, and recent errors. `beacon status` and the status page read
  * it; scripts may too, so it is versioned like the /services contract.
  */
+
+import type { PassEvent } from '../elbv2/events.js';
 import type { HealthState } from '../../health/types.js';
 
 /** Version of the status document; bumped on any incompatible change. */
@@ -68,16 +70,8 @@ export interface NginxStatus {
   lastApply?: ApplyStatus;
 }
 
-export interface Elbv2PassStatus {
-  at: string;
-  reason: string;
-  registered: number;
-  deregistered: number;
-  held: number;
-  failed: number;
-  calls: number;
-  durationMs: number;
-}
+/** The ELBv2 output's last pass event, stamped with when it ended. */
+export type Elbv2PassStatus = PassEvent & { at: string };
 
 export interface Elbv2Status {
   /** Whether this replica writes; null before the election has said. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Coalescer, parseWait } from '../../../lbsync/index.js';
 import { parseDuration } from '../../../registry/index.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../../harness/fake-clock.js';
 
 /** A coalescer whose apply takes `applyMs` of fake time and records when it ran. */
 function setup(applyMs = 10, window = { minMs: 50, maxMs: 1000 }) {
@@ -12,7 +12,7 @@ function setup(applyMs = 10, window = { minMs: 50, maxMs: 1000 }) {
     () => {
       starts.push(clock.now());
       return new Promise<void>((resolve) => {
-        clock.setTimeout(resolve, applyMs);
+        clock.setTimer(resolve, applyMs);
         pending.push(resolve);
       });
     },
@@ -91,7 +91,7 @@ describe('lbsync coalescer', () => {
     const c2 = new Coalescer(async () => {
       running++;
       maxRunning = Math.max(maxRunning, running);
-      await new Promise<void>((r) => clock.setTimeout(r, 100));
+      await new Promise<void>((r) => clock.setTimer(r, 100));
       running--;
     }, { minMs: 0, maxMs: 0 }, clock);
     for (let i = 0; i < 20; i++) {
