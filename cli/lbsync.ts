@@ -271,7 +271,9 @@ function logEvents(daemon: LbSync, log: Logger): void {
   daemon.on('resynced', (reason, records, revision) => log.info({ reason, records, revision }, `listed ${records} records at revision ${revision} (${reason})`));
   daemon.on('health', (id, state, result, previous) => {
     const [service, instance] = id.split('/');
-    log.info({ service, instance, state, previous, reason: result.reason }, `marked ${id} ${state}: ${result.reason}`);
+    const record = daemon.record(id);
+    const where = { node: record?.node, container: record?.container?.slice(0, 12) };
+    log.info({ service, instance, ...where, state, previous, reason: result.reason }, `marked ${id} ${state}: ${result.reason}`);
   });
   daemon.on('failOpen', (service, on) => {
     if (on) log.warn({ service }, `failing open ${service}: every endpoint fails its health check, so all of them stay in the pool`);

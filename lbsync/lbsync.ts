@@ -166,6 +166,11 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   }
 
   /** The view outputs would get now. */
+  /** The valid record with this id (`service/instance`), if there is one. */
+  record(id: string): ServiceRecord | undefined {
+    return this.view.get(id);
+  }
+
   currentView(): PoolView {
     const policy = this.options.health.enabled ? healthPolicy(this.options.health.failOpen ?? true) : allMembersPolicy;
     return buildPoolView(
