@@ -125,22 +125,4 @@ export class Edge {
   }
 }
 
-/** JSON log lines of a beacon process. */
-export function logLines(file: string): Array<{ msg: string; level?: number; [k: string]: unknown }> {
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as { msg: string }];
-      } catch {
-        return [];
-      }
-    });
-}
+export { logLines } from '../harness/index.js';

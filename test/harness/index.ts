@@ -8,3 +8,4 @@ export * from './tcp-proxy.js';
 export * from './beacon-cli.js';
 export * from './tls.js';
 export * from './images.js';
+export * from './logs.js';

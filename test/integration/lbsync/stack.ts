@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Etcd3 } from 'etcd3';
-import { freePort, startBeacon, TestEtcd, TestNginx, waitFor, type Started } from '../../harness/index.js';
+import { freePort, startBeacon, TestEtcd, TestNginx, type Started } from '../../harness/index.js';
 
 export const run = promisify(execFile);
 
@@ -100,24 +100,7 @@ export class Stack {
   }
 }
 
-/** Log lines of a beacon process, parsed. */
-export function logLines(file: string): Array<{ msg: string; [k: string]: unknown }> {
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { msg: string });
-}
-
-/** Waits until the log has a line whose message matches. */
-export function waitForLog(file: string, pattern: RegExp, timeoutMs = 20_000): Promise<{ msg: string }> {
-  return waitFor(() => logLines(file).find((l) => pattern.test(l.msg)), timeoutMs, `log line ${pattern} in ${file}`, 50);
-}
+export { logLines, waitForLog } from '../../harness/index.js';
 
 /** Many tiny HTTP backends in this process: each answers every path with its own name. */
 export async function startBackends(count: number, prefix = 'b'): Promise<{ ports: number[]; close: () => Promise<void> }> {

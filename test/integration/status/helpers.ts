@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
-import { freePort, startBeacon, TestEtcd, TestNginx, waitFor, type Started } from '../../harness/index.js';
+import { freePort, logLines, startBeacon, TestEtcd, TestNginx, waitFor, type Started } from '../../harness/index.js';
 
 /** A real etcd, a real nginx proxying `/` to upstream `web`, and `beacon lbsync --status-port` between them. */
 export class StatusStack {
@@ -64,14 +64,7 @@ export class StatusStack {
   }
 }
 
-/** A beacon process's JSON log lines. */
-export function logLines(file: string): Array<{ msg: string; [k: string]: unknown }> {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { msg: string });
-}
+export { logLines };
 
 /** Debian's chromium, which the page test drives through playwright-core. */
 export const CHROMIUM = '/usr/bin/chromium';
