@@ -46,7 +46,11 @@ RUN command -v nginx >/dev/null 2>&1 \
 
 COPY --from=app /app /app
 
+# NODE_OPTIONS: the Node options of the `beacon` executable's first line
+# (cli/main.ts says why); set here because the entrypoint runs `node` itself,
+# so that any base image works, also one whose env(1) lacks -S.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=4 \
     BEACON_METRICS_PORT=9465 \
     BEACON_NGINX_PREFIX=/var/lib/beacon/nginx \
     BEACON_NGINX_PID=/var/lib/beacon/nginx/logs/nginx.pid \

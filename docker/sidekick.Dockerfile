@@ -36,7 +36,11 @@ RUN node dist/cli/main.js --version \
 FROM ${BASE}
 # The application is owned by root and read-only to the process that runs it.
 COPY --from=app /app /app
+# NODE_OPTIONS: the Node options of the `beacon` executable's first line
+# (cli/main.ts says why); set here because the entrypoint runs `node` itself,
+# so that any base image works, also one whose env(1) lacks -S.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=4 \
     BEACON_METRICS_PORT=9464
 
 # uid/gid 1000 is the base image's `node` user; numeric so that runtimes which

@@ -3,7 +3,7 @@
 # from the code. Run: npm run docs:cli
 set -euo pipefail
 cd "$(dirname "$0")/.."
-beacon() { node dist/cli/main.js "$@"; }
+beacon() { dist/cli/main.js "$@"; }
 {
   echo "# beacon CLI reference"
   echo

@@ -56,7 +56,7 @@ if [ -n "${1:-}" ]; then echo "usage: npm run demo [-- --down]" >&2; exit 2; fi
 on_interrupt() { trap - INT TERM; echo; down; exit 130; }
 trap on_interrupt INT TERM
 
-beacon() { node dist/cli/main.js "$@"; }
+beacon() { dist/cli/main.js "$@"; }
 step() { printf '\n\033[1;36m[%s] %s\033[0m\n' "$1" "$2" >&2; }
 show() { printf '\033[2m$ %s\033[0m\n' "$*" >&2; "$@"; }
 
@@ -144,15 +144,15 @@ upstreams:
     servers: [{ listen: "127.0.0.1:$HTTP_PORT", location: / }]
     health: { http: /health, interval: 1s, fall: 2, rise: 1 }
 YAML
-is_running sidekick || start_bg sidekick node dist/cli/main.js sidekick docker --label-filter "$LABEL" --advertise-ip 127.0.0.1 --node demo --ttl 5s
-is_running lbsync || start_bg lbsync node dist/cli/main.js lbsync --config "$DEMO/lbsync.yaml"
+is_running sidekick || start_bg sidekick dist/cli/main.js sidekick docker --label-filter "$LABEL" --advertise-ip 127.0.0.1 --node demo --ttl 5s
+is_running lbsync || start_bg lbsync dist/cli/main.js lbsync --config "$DEMO/lbsync.yaml"
 sleep 0.5
 
 step 5/9 "starting the database and announcing it with a per-unit sidekick (single layout, like mongodb-discovery.service)"
 docker rm -f demo-mongodb >/dev/null 2>&1 || true
 docker run -d --name demo-mongodb --label "$LABEL" --label SERVICE_IGNORE=true -e PORT=27017 -p 127.0.0.1::27017 "$IMAGE" >/dev/null
 db_port=$(docker port demo-mongodb 27017/tcp | head -1 | sed 's/.*://')
-is_running announce-mongodb || start_bg announce-mongodb node dist/cli/main.js sidekick announce \
+is_running announce-mongodb || start_bg announce-mongodb dist/cli/main.js sidekick announce \
   --service mongodb --host 127.0.0.1 --port "$db_port" --container demo-mongodb --layout single --ttl 5s
 for _ in $(seq 1 50); do etcdctl --endpoints "$BEACON_ETCD" get /services/mongodb --print-value-only | grep -q port && break; sleep 0.1; done
 show etcdctl --endpoints "$BEACON_ETCD" get /services/mongodb

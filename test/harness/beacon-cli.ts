@@ -1,9 +1,25 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startProcess, type Started } from './processes.js';
 
 /** The compiled CLI entry point (tests run from dist/). */
-export const BEACON_BIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+const BEACON_BIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+
+/**
+ * The Node options the executable's own `#!/usr/bin/env -S node …` line asks
+ * for: tests run beacon with the Node that runs them (process.execPath, the
+ * project's Node 24), and with these options, so what is tested and measured
+ * is what ships.
+ */
+export const BEACON_NODE_OPTIONS: string[] = (() => {
+  const shebang = readFileSync(BEACON_BIN, 'utf8').split('\n', 1)[0]!;
+  const words = shebang.replace(/^#!\s*/, '').split(/\s+/);
+  return words.slice(words.indexOf('node') + 1);
+})();
+
+/** `node [options] beacon`: the command line that runs the executable as shipped, before its arguments. */
+export const BEACON_COMMAND: string[] = [process.execPath, ...BEACON_NODE_OPTIONS, BEACON_BIN];
 
 export interface CliResult {
   code: number;
@@ -14,7 +30,7 @@ export interface CliResult {
 /** Runs `beacon ARGS…` to completion with the same Node that runs the tests. */
 export function beacon(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BEACON_BIN, ...args], { env: { ...process.env, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
+    execFile(BEACON_COMMAND[0]!, [...BEACON_COMMAND.slice(1), ...args], { env: { ...process.env, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -23,5 +39,5 @@ export function beacon(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
 
 /** Starts a long-running `beacon ARGS…` (a sidekick, lbsync, a watch); output goes to `logFile`. */
 export function startBeacon(args: string[], logFile: string, env: NodeJS.ProcessEnv = {}): Started {
-  return startProcess(process.execPath, [BEACON_BIN, ...args], logFile, { ...process.env, ...env });
+  return startProcess(BEACON_COMMAND[0]!, [...BEACON_COMMAND.slice(1), ...args], logFile, { ...process.env, ...env });
 }
