@@ -134,7 +134,10 @@ export class NginxActivator {
     }
     if (!before) return false;
     const deadline = performance.now() + (this.options.confirmTimeoutMs ?? 5000);
-    for (let wait = 1; performance.now() < deadline; wait = Math.min(wait * 2, 50)) {
+    // Polling /proc is one small read; a fine step means the next apply is
+    // not held up by a coarse wait (new workers usually appear within 2–5 ms,
+    // or ~100 ms later when nginx was still finishing the previous reload).
+    for (let wait = 1; performance.now() < deadline; wait = Math.min(wait * 2, 4)) {
       const now = await reloader.workers();
       if (now && [...now].some((pid) => !before.has(pid))) return true;
       await delay(wait);
