@@ -19,23 +19,9 @@ import { get } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { freePort, startBeacon, TestEtcd, TestNginx, waitFor, type Started } from '../test/harness/index.js';
+import { freePort, logLines, startBeacon, TestEtcd, TestNginx, waitFor, type Started } from '../test/harness/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-interface LogLine {
-  msg: string;
-  time: string;
-  latencyMs?: number;
-}
-
-function logLines(file: string): LogLine[] {
-  try {
-    return readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
-  } catch {
-    return [];
-  }
-}
 
 /** One GET on a fresh connection (no keep-alive: a kept connection may still be served by an old worker). */
 function fetchFresh(port: number, path = '/'): Promise<string> {
@@ -164,14 +150,14 @@ async function burst(dir: string, records: number, writers: number) {
     const putMs = performance.now() - t0p;
     const lastPutAt = Date.now();
     const full = await waitFor(() => logLines(log).find((l) => new RegExp(`^reloaded nginx \\(\\d+ upstreams?, ${records} servers`).test(l.msg)), 20_000, `a reload with all ${records}`);
-    const untilAllMs = Date.parse(full.time) - t0;
+    const untilAllMs = Date.parse(full.time!) - t0;
     await delay(2000);
     const reloads = (await metric(metricsPort, 'beacon_lbsync_reloads_total')) - before;
     // Check that they really answer: round robin over one worker walks every member in `records` requests.
     const seen = new Set<string>();
     for (let i = 0; i < records * 2 && seen.size < records; i++) seen.add(await fetchFresh(port, '/b').catch(() => ''));
     // lbsync's own share: from the last write acknowledged to nginx running all of them.
-    return { records, writers, putMs: round(putMs), reloads, untilAllMs, afterLastPutMs: Date.parse(full.time) - lastPutAt, answering: seen.size };
+    return { records, writers, putMs: round(putMs), reloads, untilAllMs, afterLastPutMs: Date.parse(full.time!) - lastPutAt, answering: seen.size };
   } finally {
     backends.stop();
     await s.stop();

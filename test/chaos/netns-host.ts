@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { BEACON_COMMAND, RUN_LABEL, startProcess, TEST_LABEL, waitFor, type Started } from '../harness/index.js';
+import { BEACON_NODE_ARGS, RUN_LABEL, startProcess, TEST_LABEL, waitFor, type Started } from '../harness/index.js';
 
 const run = promisify(execFile);
 
@@ -186,7 +186,7 @@ export class NetnsHost {
       'ip',
       [
         'netns', 'exec', this.name,
-        ...BEACON_COMMAND, 'sidekick', 'docker',
+        process.execPath, ...BEACON_NODE_ARGS, 'sidekick', 'docker',
         '--docker-host', this.dockerHost,
         '--advertise-ip', this.ip,
         '--node', this.node,

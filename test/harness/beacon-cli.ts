@@ -18,8 +18,8 @@ export const BEACON_NODE_OPTIONS: string[] = (() => {
   return words.slice(words.indexOf('node') + 1);
 })();
 
-/** `node [options] beacon`: the command line that runs the executable as shipped, before its arguments. */
-export const BEACON_COMMAND: string[] = [process.execPath, ...BEACON_NODE_OPTIONS, BEACON_BIN];
+/** Node's arguments that run the executable as shipped, before beacon's own: `node [options] main.js`. */
+export const BEACON_NODE_ARGS: string[] = [...BEACON_NODE_OPTIONS, BEACON_BIN];
 
 export interface CliResult {
   code: number;
@@ -30,7 +30,7 @@ export interface CliResult {
 /** Runs `beacon ARGS…` to completion with the same Node that runs the tests. */
 export function beacon(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(BEACON_COMMAND[0]!, [...BEACON_COMMAND.slice(1), ...args], { env: { ...process.env, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
+    execFile(process.execPath, [...BEACON_NODE_ARGS, ...args], { env: { ...process.env, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -39,5 +39,5 @@ export function beacon(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
 
 /** Starts a long-running `beacon ARGS…` (a sidekick, lbsync, a watch); output goes to `logFile`. */
 export function startBeacon(args: string[], logFile: string, env: NodeJS.ProcessEnv = {}): Started {
-  return startProcess(BEACON_COMMAND[0]!, [...BEACON_COMMAND.slice(1), ...args], logFile, { ...process.env, ...env });
+  return startProcess(process.execPath, [...BEACON_NODE_ARGS, ...args], logFile, { ...process.env, ...env });
 }

@@ -5,6 +5,10 @@ import { waitFor } from './ports.js';
 export interface LogLine {
   msg: string;
   level?: number;
+  /** ISO time (beacon's logger writes it on every line). */
+  time?: string;
+  /** The operation's latency, on lines that report one (applies, publishes). */
+  latencyMs?: number;
   [field: string]: unknown;
 }
 
