@@ -78,7 +78,11 @@ export function validateInstanceId(id: unknown, field = 'instance'): string {
 export function validateHost(host: unknown, field = 'host'): string {
   const rule = 'must be an IPv4/IPv6 literal or a DNS name (labels of letters, digits and "-", at most 253 characters)';
   if (typeof host !== 'string' || host.length === 0 || host.length > 253) throw new ValidationError(field, rule, host);
-  if (isIP(host)) return host;
+  if (isIP(host)) {
+    // nginx cannot take a zone id (fe80::1%lo) in an upstream server address.
+    if (host.includes('%')) throw new ValidationError(field, 'must not carry an IPv6 zone id ("%…"): nginx cannot route to it', host);
+    return host;
+  }
   const name = host.endsWith('.') ? host.slice(0, -1) : host;
   if (!name.split('.').every((label) => DNS_LABEL.test(label))) throw new ValidationError(field, rule, host);
   // An all-numeric dotted name that is not a valid IP (e.g. 999.1.1.1) is a typo, not a host.
