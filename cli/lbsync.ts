@@ -259,10 +259,23 @@ function logRejection(log: Logger, output: string, err: Error): void {
 
 /** One log line per state change, each starting with a verb. */
 function logEvents(daemon: LbSync, log: Logger): void {
+  const quarantined = new Set<string>();
   daemon.on('applied', (output, outcome, latencyMs) => {
     const fields = { output, latencyMs: latencyMs === undefined ? undefined : Math.round(latencyMs) };
     if (outcome.changed) log.info(fields, outcome.detail);
     else log.debug(fields, outcome.detail);
+    // One line when a service enters quarantine and one when it leaves, not one per apply.
+    const now = new Set<string>();
+    for (const q of outcome.quarantined ?? []) {
+      now.add(`${output}/${q.service}`);
+      if (!quarantined.has(`${output}/${q.service}`)) log.warn({ output, service: q.service }, `quarantined ${q.service}: ${q.reason}; its last good block stays, everything else is applied`);
+    }
+    for (const key of quarantined) {
+      const [out, service] = key.split('/') as [string, string];
+      if (out === output && !now.has(key)) log.info({ output, service }, `released ${service} from quarantine`);
+    }
+    for (const key of [...quarantined]) if (key.startsWith(`${output}/`)) quarantined.delete(key);
+    for (const key of now) quarantined.add(key);
   });
   // The ELBv2 output reports its own failures (per group, also on timer passes).
   daemon.on('rejected', (output, err) => output !== 'elbv2' && logRejection(log, output, err));

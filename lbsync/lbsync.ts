@@ -85,6 +85,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private readonly services = new Map<string, Map<string, ServiceRecord>>();
   private lastView: PoolView | undefined;
   private started = false;
+  /** An output asked to be applied again later (it has a quarantined service due for another try). */
+  private retryTimer: unknown;
 
   constructor(private readonly options: LbSyncOptions) {
     super();
@@ -191,10 +193,20 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
 
   async stop(): Promise<void> {
     await this.watcher.stop();
+    if (this.retryTimer !== undefined) this.clock.clearTimer(this.retryTimer);
     this.coalescer.stop();
     await this.coalescer.idle();
     if (this.ownsScheduler) await this.scheduler?.stop();
     for (const output of this.options.outputs) await output.close();
+  }
+
+  /** Applies again after `ms` with no change needed (not counted as a change's latency); the latest request wins. */
+  private applyAgainIn(ms: number): void {
+    if (this.retryTimer !== undefined) this.clock.clearTimer(this.retryTimer);
+    this.retryTimer = this.clock.setTimer(() => {
+      this.retryTimer = undefined;
+      if (this.started) this.coalescer.notify();
+    }, ms + 10);
   }
 
   private markDirty(): void {
@@ -280,6 +292,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
         try {
           const outcome = await output.apply(view);
           this.reportWarnings(output.name, outcome.warnings ?? []);
+          if (outcome.retryInMs !== undefined) this.applyAgainIn(outcome.retryInMs);
           this.emit('applied', output.name, outcome, since === undefined ? undefined : this.clock.now() - since);
         } catch (err) {
           this.emit('rejected', output.name, err as Error);

@@ -1,11 +1,15 @@
 import type Docker from 'dockerode';
+import { globSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { validateServiceName } from '../registry/index.js';
 import { NginxValidationError } from './errors.js';
 import type { ApplyOutcome, Output, PoolView, ServicePool } from './output.js';
 import { NginxActivator, pidFileOf } from './nginx/activator.js';
 import { scanConf, walkConf } from './nginx/conf-scanner.js';
 import { editUpstreams } from './nginx/edit-in-place.js';
-import { renderUpstreams, type RenderOptions, type RenderProblem } from './nginx/render.js';
+import { assembleOwned, MANAGED_MARK, renderService, type RenderOptions, type RenderProblem, type ServiceBlocks, type ServiceSpan } from './nginx/render.js';
+import { userUpstreams, type UserUpstream, type UserUpstreams } from './nginx/user-upstreams.js';
 import { CommandReloader, ContainerReloader, PidReloader, type Reloader } from './nginx/reloader.js';
 
 /** How nginx is told to reload. */
@@ -24,25 +28,68 @@ export interface NginxOutputOptions {
   /** `--services`: in edit mode their blocks are managed even without records. */
   services?: string[];
   confirmTimeoutMs?: number;
-  /** How long a DNS name that nginx cannot resolve stays out of the config before it is tried again. */
+  /** How long a service nginx refused (or a DNS name it cannot resolve) stays out before it is tried again; 30 s by default. */
   quarantineMs?: number;
 }
 
 const HOST_NOT_FOUND = /host not found in upstream "([^"]+)"/;
+/** nginx names the place it stopped as `in FILE:LINE` at the end of its message. */
+const AT_FILE_LINE = / in (.+):(\d+)$/;
+/** nginx's messages that name the upstream at fault: duplicate upstream "x", upstream "x" may not have port N, … */
+const NAMED_UPSTREAM = /upstream "([^"]+)"/;
+
+/** A service whose block nginx refused: it keeps its last good block until `retryAt` or until its pool changes. */
+export interface QuarantinedService {
+  service: string;
+  /** nginx's words, or the name clash. */
+  reason: string;
+  /** ms since the epoch. */
+  since: number;
+  retryAt: number;
+}
+
+interface Quarantine extends QuarantinedService {
+  /** The pool it failed with: a changed pool is tried again at once. */
+  pool: string;
+  clash: boolean;
+}
+
+/** How long an upstream name lbsync wrote stays (as a 502 placeholder) after its service left, unless the user's config routes to it. */
+const STICKY_MS = 10 * 60_000;
+/** At most this many such names are kept; the longest gone go first. */
+const STICKY_MAX = 1024;
 
 /**
  * The nginx output: renders the view (owned file or edit-in-place) and makes
- * it live through the activator. An upstream name it has written once keeps
- * being written (as a 502 placeholder when its service has gone), so a
- * `proxy_pass` in the user's config never points at a vanished upstream.
- * A host nginx cannot resolve fails `nginx -t` for everyone; it is left out
- * for a while and reported, so one bad value never blocks other changes.
+ * it live through the activator.
+ *
+ * Isolation: when nginx refuses a candidate, the `file:line` (or upstream
+ * name) in its message is mapped back to the service whose block it is; that
+ * service is quarantined (its last good block stays, it is reported, and it
+ * is tried again after `quarantineMs` or as soon as its pool changes) and
+ * everything else is applied. A host nginx cannot resolve is left out the
+ * same way, without holding back the rest of its service.
+ *
+ * Names: an upstream is named after its service (`proxy_pass http://SERVICE;`).
+ * In owned-file mode a service whose name the user's config already claims
+ * (its own `upstream NAME`, or `proxy_pass http://NAME:PORT`) is not rendered
+ * but quarantined as a name clash, so it can never break the user's config.
+ * A name lbsync has written keeps being written (as a 502 placeholder) after
+ * its service leaves, for as long as the user's config routes to it, or
+ * STICKY_MS otherwise, so a `proxy_pass` never points at a vanished upstream.
  */
 export class NginxOutput implements Output {
   readonly name = 'nginx';
   private readonly activator: NginxActivator;
-  private readonly sticky = new Set<string>();
-  private readonly quarantine = new Map<string, number>();
+  /** Names written once → when their service was last seen (ms). */
+  private readonly sticky = new Map<string, number>();
+  private readonly badHosts = new Map<string, number>();
+  private readonly quarantine = new Map<string, Quarantine>();
+  /** Owned-file mode: each service's blocks as nginx last accepted them. */
+  private readonly lastGood = new Map<string, ServiceBlocks>();
+  /** When each current name clash was first seen, so a re-check does not reset it. */
+  private readonly clashSince = new Map<string, number>();
+  private user: UserUpstreams = { names: new Map(), references: new Set(), errors: [] };
 
   constructor(private readonly options: NginxOutputOptions) {
     this.activator = new NginxActivator({
@@ -57,13 +104,15 @@ export class NginxOutput implements Output {
     await this.activator.init();
     if (this.options.mode === 'owned') {
       const live = await this.activator.live();
+      // An old file lbsync cannot parse is replaced; its names are reported by the first apply.
       if (live) {
         try {
-          for (const d of walkConf(scanConf(live, this.options.file))) if (d.name === 'upstream' && d.args[0]) this.sticky.add(d.args[0]);
-        } catch {
-          // an unreadable old file is simply replaced
+          for (const d of walkConf(scanConf(live, this.options.file))) if (d.name === 'upstream' && d.args[0]) this.sticky.set(d.args[0], Date.now());
+        } catch (err) {
+          this.user.errors.push(`cannot read the upstream names of the old ${this.options.file}: ${(err as Error).message}`);
         }
       }
+      this.scanUserConfig();
     }
   }
 
@@ -73,60 +122,170 @@ export class NginxOutput implements Output {
 
   async apply(view: PoolView): Promise<ApplyOutcome> {
     const warnings: string[] = [];
+    const now = Date.now();
+    for (const [host, until] of this.badHosts) if (until <= now) this.badHosts.delete(host);
+    let due = false;
+    for (const [service, q] of this.quarantine) {
+      const pool = view.pools.find((p) => p.service === service);
+      if (q.retryAt <= now) due = true;
+      // A name clash does not go away with new endpoints, only with a config change (looked for when due).
+      if (q.retryAt <= now || (!q.clash && (!pool || poolKey(pool) !== q.pool))) this.quarantine.delete(service);
+    }
+    if (due && this.options.mode === 'owned') this.scanUserConfig();
     for (let attempt = 0; ; attempt++) {
       const rendered = await this.render(view);
-      warnings.push(...rendered.problems.map(problemText));
       try {
         const result = await this.activator.activate(rendered.text);
-        for (const name of rendered.upstreams) this.sticky.add(name);
+        for (const b of rendered.fresh) this.lastGood.set(b.service, b);
+        this.remember(view, rendered.upstreams);
         const what = `${rendered.upstreams.length} upstream${rendered.upstreams.length === 1 ? '' : 's'}, ${rendered.members} server${rendered.members === 1 ? '' : 's'}`;
         const detail = !result.reloaded
           ? `unchanged (${what})`
           : `reloaded nginx (${what}; test ${Math.round(result.timings.testMs)}ms, reload ${Math.round(result.timings.reloadMs)}ms${result.confirmed ? ', new workers up' : ', unconfirmed'})`;
-        return { changed: result.reloaded, detail, warnings: unique(warnings) };
+        const quarantined = [...this.quarantine.values()].map(({ service, reason, since, retryAt }) => ({ service, reason, since, retryAt }));
+        const retries = [...this.quarantine.values(), ...[...this.badHosts.values()].map((retryAt) => ({ retryAt }))].map((q) => q.retryAt - Date.now());
+        return {
+          changed: result.reloaded,
+          detail,
+          warnings: unique([...warnings, ...this.user.errors, ...rendered.problems.map(problemText)]),
+          quarantined,
+          ...(retries.length ? { retryInMs: Math.max(0, Math.min(...retries)) } : {}),
+        };
       } catch (err) {
-        if (!(err instanceof NginxValidationError)) throw err;
-        const host = HOST_NOT_FOUND.exec(err.nginxMessage)?.[1];
-        if (!host || attempt >= 3 || !this.renderedHost(view, host)) throw err;
-        this.quarantine.set(host.replace(/:\d+$/, ''), Date.now() + (this.options.quarantineMs ?? 60_000));
-        warnings.push(`left out host ${host} for now: ${err.nginxMessage}`);
+        if (!(err instanceof NginxValidationError) || attempt >= 16) throw err;
+        if (this.options.mode === 'owned') this.scanUserConfig();
+        if (!this.isolate(err.nginxMessage, view, rendered, warnings)) throw err;
       }
     }
   }
 
   async close(): Promise<void> {}
 
-  private async render(view: PoolView): Promise<{ text: string; upstreams: string[]; members: number; problems: RenderProblem[] }> {
+  /**
+   * Takes out what nginx's message blames, so the next attempt can apply the
+   * rest: a host it cannot resolve, or the service whose block holds the
+   * line (or carries the upstream name) it names. False when the message
+   * points at nothing lbsync can leave out: the failure is then the user's
+   * config or the whole file, and the apply fails as a whole.
+   */
+  private isolate(message: string, view: PoolView, rendered: Candidate, warnings: string[]): boolean {
+    const quarantineMs = this.options.quarantineMs ?? 30_000;
+    const host = HOST_NOT_FOUND.exec(message)?.[1];
+    if (host) {
+      const bare = host.replace(/:\d+$/, '');
+      if (!this.badHosts.has(bare) && view.pools.some((p) => p.members.some((r) => r.host === bare))) {
+        this.badHosts.set(bare, Date.now() + quarantineMs);
+        warnings.push(`left out host ${host} for now: ${message}`);
+        return true;
+      }
+      // The user's config routes to an upstream lbsync wrote once and has since dropped: write it again.
+      if (this.options.mode === 'owned' && !rendered.upstreams.includes(bare) && isServiceName(bare)) {
+        this.sticky.set(bare, Date.now());
+        return true;
+      }
+    }
+    const at = AT_FILE_LINE.exec(message);
+    let service: string | undefined;
+    if (at && resolve(at[1]!) === resolve(this.options.file)) {
+      const line = Number(at[2]);
+      service = rendered.spans.find((s) => s.firstLine <= line && line <= s.lastLine)?.service;
+    }
+    const named = NAMED_UPSTREAM.exec(message)?.[1];
+    if (!service && named && rendered.upstreams.includes(named)) service = named;
+    if (!service) return false;
+    const pool = view.pools.find((p) => p.service === service) ?? { service, endpoints: [], members: [], failOpen: false };
+    if (this.quarantine.has(service)) {
+      // Its last good block no longer fits the config around it: leave the service out entirely (owned file).
+      if (this.options.mode !== 'owned' || !this.lastGood.delete(service)) return false;
+      return true;
+    }
     const now = Date.now();
-    for (const [host, until] of this.quarantine) if (until <= now) this.quarantine.delete(host);
-    const pools = view.pools.map((p) => this.withoutQuarantined(p));
-    const only = this.options.services ? new Set(this.options.services) : undefined;
-    const names = new Set(pools.map((p) => p.service));
-    for (const name of this.sticky) {
-      if (!names.has(name) && (!only || only.has(name))) pools.push({ service: name, endpoints: [], members: [], failOpen: false });
-    }
-    const full: PoolView = { ...view, pools };
+    this.quarantine.set(service, { service, reason: `nginx refused its block: ${message}`, since: now, retryAt: now + quarantineMs, pool: poolKey(pool), clash: false });
+    return true;
+  }
+
+  private async render(view: PoolView): Promise<Candidate> {
+    const pools = view.pools.map((p) => this.withoutBadHosts(p));
     const members = pools.reduce((n, p) => n + p.members.length, 0);
-    if (this.options.mode === 'owned') {
-      const r = renderUpstreams(full, this.options.render);
-      return { text: r.text, upstreams: r.upstreams, members, problems: r.problems };
-    }
-    const source = await readFile(this.options.file, 'utf8');
-    const r = editUpstreams(source, full, { ...this.options.render, ...(this.options.services ? { services: this.options.services } : {}) }, this.options.file);
+    if (this.options.mode === 'owned') return { ...this.renderOwned(pools), members };
+    const only = this.options.services;
+    const source = await readFile(this.options.file);
+    const r = editUpstreams(source, { ...view, pools }, { ...this.options.render, ...(only ? { services: only } : {}), keep: [...this.quarantine.keys()] }, this.options.file);
     const problems = [...r.problems];
-    for (const name of r.missing) problems.push({ service: name, reason: `has no "upstream ${name} { }" block in ${this.options.file}; add one for lbsync to manage` });
-    return { text: r.text, upstreams: r.managed, members, problems };
+    for (const name of r.missing) problems.push({ service: name, reason: `has no "upstream ${name} { }" block in ${this.options.file}; add one with a "${MANAGED_MARK}" line in it for lbsync to manage` });
+    return { text: r.text, upstreams: r.managed, spans: r.spans, members, problems, fresh: [] };
   }
 
-  private withoutQuarantined(pool: ServicePool): ServicePool {
-    if (this.quarantine.size === 0) return pool;
-    const members = pool.members.filter((r) => !this.quarantine.has(r.host));
+  /** The owned file: every service rendered on its own; a quarantined one contributes its last good blocks (or nothing). */
+  private renderOwned(pools: ServicePool[]): Omit<Candidate, 'members'> {
+    const only = this.options.services ? new Set(this.options.services) : undefined;
+    const all = [...pools];
+    const names = new Set(pools.map((p) => p.service));
+    for (const name of this.sticky.keys()) {
+      if (!names.has(name) && (!only || only.has(name))) all.push({ service: name, endpoints: [], members: [], failOpen: false });
+    }
+    all.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+    const problems: RenderProblem[] = [];
+    const blocks: ServiceBlocks[] = [];
+    const fresh: ServiceBlocks[] = [];
+    for (const pool of all) {
+      const clash = this.user.names.get(pool.service);
+      if (clash) {
+        this.noteClash(pool, clash);
+        continue;
+      }
+      if (this.quarantine.has(pool.service)) {
+        const good = this.lastGood.get(pool.service);
+        if (good) blocks.push(good);
+        continue;
+      }
+      const b = renderService(pool, this.options.render ?? {}, problems);
+      if (!b) continue;
+      blocks.push(b);
+      fresh.push(b);
+    }
+    return { ...assembleOwned(blocks), upstreams: blocks.map((b) => b.service), problems, fresh };
+  }
+
+  /** A service named like one of the user's own upstreams is never rendered; it is reported as quarantined until the clash goes. */
+  private noteClash(pool: ServicePool, clash: UserUpstream): void {
+    const reason =
+      clash.kind === 'upstream'
+        ? `its name clashes with the user's own "upstream ${clash.name}" at ${clash.where}; not written (rename the service or that upstream)`
+        : `its name clashes with the implicit upstream of a *_pass to ${clash.name}:PORT at ${clash.where}; not written (rename the service, or route there through lbsync's upstream without a port)`;
+    if (this.quarantine.get(pool.service)?.reason === reason) return;
+    const now = Date.now();
+    const since = this.clashSince.get(pool.service) ?? now;
+    this.clashSince.set(pool.service, since);
+    this.quarantine.set(pool.service, { service: pool.service, reason, since, retryAt: now + (this.options.quarantineMs ?? 30_000), pool: poolKey(pool), clash: true });
+  }
+
+  /** Re-reads the include chain for the names the user's config claims (owned-file mode). */
+  private scanUserConfig(): void {
+    const main = this.activator.mainConfPath;
+    if (!main) return;
+    const before = this.user.errors.filter((e) => e.includes('the old '));
+    this.user = userUpstreams(main, this.options.file, { read: (p) => readFileSync(p, 'latin1'), glob: (p) => globSync(p).sort() });
+    this.user.errors.unshift(...before);
+    for (const [service, q] of this.quarantine) if (q.clash && !this.user.names.has(service)) this.quarantine.delete(service);
+    for (const service of this.clashSince.keys()) if (!this.user.names.has(service)) this.clashSince.delete(service);
+  }
+
+  /** Names written stay while the service exists, the user's config routes to them, or for STICKY_MS; at most STICKY_MAX gone ones. */
+  private remember(view: PoolView, written: string[]): void {
+    const now = Date.now();
+    const present = new Set(view.pools.map((p) => p.service));
+    for (const name of written) if (present.has(name) || this.user.references.has(name) || !this.sticky.has(name)) this.sticky.set(name, now);
+    const gone = [...this.sticky].filter(([name]) => !present.has(name) && !this.user.references.has(name));
+    for (const [name, seen] of gone) if (now - seen > STICKY_MS) this.sticky.delete(name);
+    const left = gone.filter(([name]) => this.sticky.has(name)).sort((a, b) => a[1] - b[1]);
+    for (const [name] of left.slice(0, Math.max(0, left.length - STICKY_MAX))) this.sticky.delete(name);
+  }
+
+  private withoutBadHosts(pool: ServicePool): ServicePool {
+    if (this.badHosts.size === 0) return pool;
+    const members = pool.members.filter((r) => !this.badHosts.has(r.host));
     return members.length === pool.members.length ? pool : { ...pool, members };
-  }
-
-  private renderedHost(view: PoolView, host: string): boolean {
-    const bare = host.replace(/:\d+$/, '');
-    return !this.quarantine.has(bare) && view.pools.some((p) => p.members.some((r) => r.host === bare));
   }
 
   private reloader(main: string): Reloader {
@@ -161,6 +320,31 @@ export function isPlainNginxReload(argv: string[]): boolean {
     else return false;
   }
   return sawReload;
+}
+
+interface Candidate {
+  text: string;
+  /** Upstream names in the text. */
+  upstreams: string[];
+  spans: ServiceSpan[];
+  members: number;
+  problems: RenderProblem[];
+  /** Owned-file mode: the services rendered from the view this time (not kept from before). */
+  fresh: ServiceBlocks[];
+}
+
+/** What a pool would render from: a quarantined service whose key changes is tried again. */
+function poolKey(pool: ServicePool): string {
+  return pool.members.map((r) => `${r.instance}@${r.host}:${r.port}:${JSON.stringify(r.meta ?? {})}`).sort().join(',');
+}
+
+function isServiceName(name: string): boolean {
+  try {
+    validateServiceName(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function problemText(p: RenderProblem): string {

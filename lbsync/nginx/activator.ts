@@ -29,6 +29,9 @@ export interface Activation {
 }
 
 /**
+ * Config text is handled as latin1 (one character per byte), so a user's
+ * file with bytes that are not UTF-8 goes back to disk byte for byte.
+ *
  * Puts a new nginx config live without ever leaving a broken one on disk:
  * stage the text beside the live file → test it with nginx against the full
  * config → atomic rename over the live file → reload → confirm new workers →
@@ -64,7 +67,7 @@ export class NginxActivator {
     await this.cleanStale();
     this.errorLog = errorLogOf(main, this.options.testArgv);
     try {
-      this.lastGood = await readFile(this.options.file, 'utf8');
+      this.lastGood = await readFile(this.options.file, 'latin1');
       this.hadFile = true;
     } catch {
       this.lastGood = undefined;
@@ -73,7 +76,7 @@ export class NginxActivator {
 
   /** The live file's text, or undefined when it does not exist yet. */
   async live(): Promise<string | undefined> {
-    return readFile(this.options.file, 'utf8').catch(() => undefined);
+    return readFile(this.options.file, 'latin1').catch(() => undefined);
   }
 
   /** Runs nginx's test on `text` as if it were the live file; throws NginxValidationError with nginx's message. */
@@ -81,7 +84,7 @@ export class NginxActivator {
     const started = performance.now();
     await writeDurable(this.staged, text, await modeOf(this.options.file));
     const plan = planShadow(this.main(), this.options.file, this.staged, {
-      read: (p) => readFileSync(p, 'utf8'),
+      read: (p) => readFileSync(p, 'latin1'),
       glob: (p) => globSync(p).sort(),
     });
     if (!plan) {
@@ -89,7 +92,7 @@ export class NginxActivator {
       throw new NginxConfError(`${this.options.file} is not included by ${this.main()}, so nginx would never read it`);
     }
     try {
-      for (const [path, body] of plan.files) await writeFile(path, body);
+      for (const [path, body] of plan.files) await writeFile(path, body, 'latin1');
       const res = await runArgv(withConfFile(this.options.testArgv, plan.main));
       if (res.code !== 0) {
         await rm(this.staged, { force: true });
@@ -223,7 +226,7 @@ function alive(pid: number): boolean {
 async function writeDurable(path: string, text: string, mode: number | undefined): Promise<void> {
   const handle = await open(path, 'w', mode ?? 0o644);
   try {
-    await handle.writeFile(text);
+    await handle.writeFile(text, 'latin1');
     if (mode !== undefined) await handle.chmod(mode);
     await handle.datasync();
   } finally {

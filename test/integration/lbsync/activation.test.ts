@@ -79,7 +79,7 @@ describe('lbsync → nginx activation: bursts, hostile values, refusals, rollbac
     await proc.stop();
   });
 
-  it('keeps the last good config and logs nginx\'s own message when nginx -t refuses; retries on the next change', async () => {
+  it('quarantines the service whose block nginx -t refuses, logs nginx\'s own message, and applies the rest', async () => {
     // A server block whose listen directive nginx refuses (a duplicate listen on the same address in one server).
     const port = await freePort();
     const cfg = join(stack.logs, 'refuse.yaml');
@@ -90,10 +90,13 @@ describe('lbsync → nginx activation: bursts, hostile values, refusals, rollbac
     await waitFor(async () => (await stack.get()).body === 'b8', 10_000, 'the good endpoint');
     const good = stack.liveConf();
     await stack.put('bad', 'x', '127.0.0.1', backends.ports[9]!);
-    const refused = await waitForLog(log, /^rejected new nginx config/);
+    const refused = await waitForLog(log, /^quarantined bad: /);
     assert.match(refused.msg, /duplicate listen/);
-    assert.equal(stack.liveConf(), good, 'the last good config stays');
+    assert.ok(!stack.liveConf().includes(`${port}`), 'the refused server block never reaches the live file');
+    assert.ok(stack.liveConf().startsWith(good.split('\nupstream web')[0]!));
     assert.equal((await stack.get()).body, 'b8');
+    await stack.put('web', 'good', '127.0.0.1', backends.ports[7]!);
+    await waitFor(async () => (await stack.get()).body === 'b7', 10_000, 'the other service still updates');
     await proc.stop();
     await stack.client.delete().key('/services/bad/x');
   });
