@@ -28,7 +28,7 @@ export interface NginxOutputOptions {
   /** `--services`: in edit mode their blocks are managed even without records. */
   services?: string[];
   confirmTimeoutMs?: number;
-  /** How long a service nginx refused (or a DNS name it cannot resolve) stays out before it is tried again; 30 s by default. */
+  /** How long a service nginx refused (or a DNS name it cannot resolve) stays out before it is tried again; 10 s by default. */
   quarantineMs?: number;
 }
 
@@ -54,6 +54,8 @@ interface Quarantine extends QuarantinedService {
   clash: boolean;
 }
 
+/** How long a quarantined service (or a left-out host) waits before it is tried again. */
+const QUARANTINE_MS = 10_000;
 /** How long an upstream name lbsync wrote stays (as a 502 placeholder) after its service left, unless the user's config routes to it. */
 const STICKY_MS = 10 * 60_000;
 /** At most this many such names are kept; the longest gone go first. */
@@ -169,7 +171,7 @@ export class NginxOutput implements Output {
    * config or the whole file, and the apply fails as a whole.
    */
   private isolate(message: string, view: PoolView, rendered: Candidate, warnings: string[]): boolean {
-    const quarantineMs = this.options.quarantineMs ?? 30_000;
+    const quarantineMs = this.options.quarantineMs ?? QUARANTINE_MS;
     const host = HOST_NOT_FOUND.exec(message)?.[1];
     if (host) {
       const bare = host.replace(/:\d+$/, '');
@@ -257,7 +259,7 @@ export class NginxOutput implements Output {
     const now = Date.now();
     const since = this.clashSince.get(pool.service) ?? now;
     this.clashSince.set(pool.service, since);
-    this.quarantine.set(pool.service, { service: pool.service, reason, since, retryAt: now + (this.options.quarantineMs ?? 30_000), pool: poolKey(pool), clash: true });
+    this.quarantine.set(pool.service, { service: pool.service, reason, since, retryAt: now + (this.options.quarantineMs ?? QUARANTINE_MS), pool: poolKey(pool), clash: true });
   }
 
   /** Re-reads the include chain for the names the user's config claims (owned-file mode). */
