@@ -84,7 +84,7 @@ export function lbsyncCommand(): Command {
       `
 Modes:
   owned file    --nginx-conf /etc/nginx/conf.d/beacon.conf   (include it from http { })
-  edit in place --nginx-edit /etc/nginx/nginx.conf           (blocks named after services, or by --services)
+  edit in place --nginx-edit /etc/nginx/nginx.conf           (blocks holding "# managed by beacon lbsync", or named by --services)
 
 Every new config is tested with --nginx-test against your full config before it
 replaces the live file, so nginx never sees a broken file, not even if lbsync is

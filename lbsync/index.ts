@@ -14,6 +14,8 @@ export * from './nginx-output.js';
 export * from './nginx/upstream-options.js';
 export * from './nginx/render.js';
 export * from './nginx/edit-in-place.js';
+export * from './nginx/user-upstreams.js';
+export * from './nginx/sticky-names.js';
 export * from './nginx/conf-scanner.js';
 export * from './nginx/command.js';
 export * from './nginx/include-shadow.js';

@@ -9,6 +9,7 @@ import { NginxActivator, pidFileOf } from './nginx/activator.js';
 import { scanConf, walkConf } from './nginx/conf-scanner.js';
 import { editUpstreams } from './nginx/edit-in-place.js';
 import { assembleOwned, MANAGED_MARK, renderService, type RenderOptions, type RenderProblem, type ServiceBlocks, type ServiceSpan } from './nginx/render.js';
+import { StickyNames } from './nginx/sticky-names.js';
 import { userUpstreams, type UserUpstream, type UserUpstreams } from './nginx/user-upstreams.js';
 import { CommandReloader, ContainerReloader, PidReloader, type Reloader } from './nginx/reloader.js';
 
@@ -83,8 +84,7 @@ const STICKY_MAX = 1024;
 export class NginxOutput implements Output {
   readonly name = 'nginx';
   private readonly activator: NginxActivator;
-  /** Names written once → when their service was last seen (ms). */
-  private readonly sticky = new Map<string, number>();
+  private readonly sticky = new StickyNames(STICKY_MS, STICKY_MAX);
   private readonly badHosts = new Map<string, number>();
   private readonly quarantine = new Map<string, Quarantine>();
   /** Owned-file mode: each service's blocks as nginx last accepted them. */
@@ -109,7 +109,7 @@ export class NginxOutput implements Output {
       // An old file lbsync cannot parse is replaced; its names are reported by the first apply.
       if (live) {
         try {
-          for (const d of walkConf(scanConf(live, this.options.file))) if (d.name === 'upstream' && d.args[0]) this.sticky.set(d.args[0], Date.now());
+          for (const d of walkConf(scanConf(live, this.options.file))) if (d.name === 'upstream' && d.args[0]) this.sticky.add(d.args[0], Date.now());
         } catch (err) {
           this.user.errors.push(`cannot read the upstream names of the old ${this.options.file}: ${(err as Error).message}`);
         }
@@ -139,7 +139,7 @@ export class NginxOutput implements Output {
       try {
         const result = await this.activator.activate(rendered.text);
         for (const b of rendered.fresh) this.lastGood.set(b.service, b);
-        this.remember(view, rendered.upstreams);
+        this.sticky.note(rendered.upstreams, new Set(view.pools.map((p) => p.service)), this.user.references, Date.now());
         const what = `${rendered.upstreams.length} upstream${rendered.upstreams.length === 1 ? '' : 's'}, ${rendered.members} server${rendered.members === 1 ? '' : 's'}`;
         const detail = !result.reloaded
           ? `unchanged (${what})`
@@ -182,7 +182,7 @@ export class NginxOutput implements Output {
       }
       // The user's config routes to an upstream lbsync wrote once and has since dropped: write it again.
       if (this.options.mode === 'owned' && !rendered.upstreams.includes(bare) && isServiceName(bare)) {
-        this.sticky.set(bare, Date.now());
+        this.sticky.add(bare, Date.now());
         return true;
       }
     }
@@ -223,7 +223,7 @@ export class NginxOutput implements Output {
     const only = this.options.services ? new Set(this.options.services) : undefined;
     const all = [...pools];
     const names = new Set(pools.map((p) => p.service));
-    for (const name of this.sticky.keys()) {
+    for (const name of this.sticky.names()) {
       if (!names.has(name) && (!only || only.has(name))) all.push({ service: name, endpoints: [], members: [], failOpen: false });
     }
     all.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
@@ -271,17 +271,6 @@ export class NginxOutput implements Output {
     this.user.errors.unshift(...before);
     for (const [service, q] of this.quarantine) if (q.clash && !this.user.names.has(service)) this.quarantine.delete(service);
     for (const service of this.clashSince.keys()) if (!this.user.names.has(service)) this.clashSince.delete(service);
-  }
-
-  /** Names written stay while the service exists, the user's config routes to them, or for STICKY_MS; at most STICKY_MAX gone ones. */
-  private remember(view: PoolView, written: string[]): void {
-    const now = Date.now();
-    const present = new Set(view.pools.map((p) => p.service));
-    for (const name of written) if (present.has(name) || this.user.references.has(name) || !this.sticky.has(name)) this.sticky.set(name, now);
-    const gone = [...this.sticky].filter(([name]) => !present.has(name) && !this.user.references.has(name));
-    for (const [name, seen] of gone) if (now - seen > STICKY_MS) this.sticky.delete(name);
-    const left = gone.filter(([name]) => this.sticky.has(name)).sort((a, b) => a[1] - b[1]);
-    for (const [name] of left.slice(0, Math.max(0, left.length - STICKY_MAX))) this.sticky.delete(name);
   }
 
   private withoutBadHosts(pool: ServicePool): ServicePool {
