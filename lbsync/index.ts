@@ -14,6 +14,7 @@ export * from './nginx-output.js';
 export * from './nginx/upstream-options.js';
 export * from './nginx/render.js';
 export * from './nginx/edit-in-place.js';
+export * from './nginx/blame.js';
 export * from './nginx/user-upstreams.js';
 export * from './nginx/sticky-names.js';
 export * from './nginx/conf-scanner.js';

@@ -1,11 +1,11 @@
 import type Docker from 'dockerode';
 import { globSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { validateServiceName } from '../registry/index.js';
 import { NginxValidationError } from './errors.js';
 import type { ApplyOutcome, Output, PoolView, ServicePool } from './output.js';
 import { NginxActivator, pidFileOf } from './nginx/activator.js';
+import { blameService } from './nginx/blame.js';
 import { scanConf, walkConf } from './nginx/conf-scanner.js';
 import { editUpstreams } from './nginx/edit-in-place.js';
 import { assembleOwned, MANAGED_MARK, renderService, type RenderOptions, type RenderProblem, type ServiceBlocks, type ServiceSpan } from './nginx/render.js';
@@ -34,10 +34,6 @@ export interface NginxOutputOptions {
 }
 
 const HOST_NOT_FOUND = /host not found in upstream "([^"]+)"/;
-/** nginx names the place it stopped as `in FILE:LINE` at the end of its message. */
-const AT_FILE_LINE = / in (.+):(\d+)$/;
-/** nginx's messages that name the upstream at fault: duplicate upstream "x", upstream "x" may not have port N, … */
-const NAMED_UPSTREAM = /upstream "([^"]+)"/;
 
 /** A service whose block nginx refused: it keeps its last good block until `retryAt` or until its pool changes. */
 export interface QuarantinedService {
@@ -186,14 +182,7 @@ export class NginxOutput implements Output {
         return true;
       }
     }
-    const at = AT_FILE_LINE.exec(message);
-    let service: string | undefined;
-    if (at && resolve(at[1]!) === resolve(this.options.file)) {
-      const line = Number(at[2]);
-      service = rendered.spans.find((s) => s.firstLine <= line && line <= s.lastLine)?.service;
-    }
-    const named = NAMED_UPSTREAM.exec(message)?.[1];
-    if (!service && named && rendered.upstreams.includes(named)) service = named;
+    const service = blameService(message, this.options.file, rendered.spans, rendered.upstreams);
     if (!service) return false;
     const pool = view.pools.find((p) => p.service === service) ?? { service, endpoints: [], members: [], failOpen: false };
     if (this.quarantine.has(service)) {
