@@ -49,6 +49,12 @@ interface Quarantine extends QuarantinedService {
   /** The pool it failed with: a changed pool is tried again at once. */
   pool: string;
   clash: boolean;
+  /**
+   * What stands in for it in the owned file: its last good blocks, then (if
+   * nginx refuses those too, or there are none) a bare 502 placeholder
+   * upstream so a proxy_pass to it stays valid, then nothing.
+   */
+  stand: 'last-good' | 'placeholder' | 'nothing';
 }
 
 /** How long a quarantined service (or a left-out host) waits before it is tried again. */
@@ -123,19 +129,26 @@ export class NginxOutput implements Output {
     const now = Date.now();
     for (const [host, until] of this.badHosts) if (until <= now) this.badHosts.delete(host);
     let due = false;
+    /** Services let out for another try, with when they went in: one refused again keeps its start. */
+    const released = new Map<string, number>();
     for (const [service, q] of this.quarantine) {
       const pool = view.pools.find((p) => p.service === service);
       if (q.retryAt <= now) due = true;
       // A name clash does not go away with new endpoints, only with a config change (looked for when due).
-      if (q.retryAt <= now || (!q.clash && (!pool || poolKey(pool) !== q.pool))) this.quarantine.delete(service);
+      if (q.retryAt <= now || (!q.clash && (!pool || poolKey(pool) !== q.pool))) {
+        this.quarantine.delete(service);
+        released.set(service, q.since);
+      }
     }
     if (due && this.options.mode === 'owned') this.scanUserConfig();
     for (let attempt = 0; ; attempt++) {
       const rendered = await this.render(view);
       try {
         const result = await this.activator.activate(rendered.text);
+        const present = new Set(view.pools.map((p) => p.service));
         for (const b of rendered.fresh) this.lastGood.set(b.service, b);
-        this.sticky.note(rendered.upstreams, new Set(view.pools.map((p) => p.service)), this.user.references, Date.now());
+        for (const name of this.lastGood.keys()) if (!present.has(name) && !this.quarantine.has(name)) this.lastGood.delete(name);
+        this.sticky.note(rendered.upstreams, present, this.user.references, Date.now());
         const what = `${rendered.upstreams.length} upstream${rendered.upstreams.length === 1 ? '' : 's'}, ${rendered.members} server${rendered.members === 1 ? '' : 's'}`;
         const detail = !result.reloaded
           ? `unchanged (${what})`
@@ -152,7 +165,7 @@ export class NginxOutput implements Output {
       } catch (err) {
         if (!(err instanceof NginxValidationError) || attempt >= 16) throw err;
         if (this.options.mode === 'owned') this.scanUserConfig();
-        if (!this.isolate(err.nginxMessage, view, rendered, warnings)) throw err;
+        if (!this.isolate(err.nginxMessage, view, rendered, warnings, released)) throw err;
       }
     }
   }
@@ -166,7 +179,7 @@ export class NginxOutput implements Output {
    * points at nothing lbsync can leave out: the failure is then the user's
    * config or the whole file, and the apply fails as a whole.
    */
-  private isolate(message: string, view: PoolView, rendered: Candidate, warnings: string[]): boolean {
+  private isolate(message: string, view: PoolView, rendered: Candidate, warnings: string[], released: ReadonlyMap<string, number>): boolean {
     const quarantineMs = this.options.quarantineMs ?? QUARANTINE_MS;
     const host = HOST_NOT_FOUND.exec(message)?.[1];
     if (host) {
@@ -185,13 +198,16 @@ export class NginxOutput implements Output {
     const service = blameService(message, this.options.file, rendered.spans, rendered.upstreams);
     if (!service) return false;
     const pool = view.pools.find((p) => p.service === service) ?? { service, endpoints: [], members: [], failOpen: false };
-    if (this.quarantine.has(service)) {
-      // Its last good block no longer fits the config around it: leave the service out entirely (owned file).
-      if (this.options.mode !== 'owned' || !this.lastGood.delete(service)) return false;
+    const held = this.quarantine.get(service);
+    if (held) {
+      // What stands in for it no longer fits the config around it: step down (owned file).
+      if (this.options.mode !== 'owned' || held.stand === 'nothing') return false;
+      held.stand = held.stand === 'last-good' && this.lastGood.has(service) ? 'placeholder' : 'nothing';
       return true;
     }
     const now = Date.now();
-    this.quarantine.set(service, { service, reason: `nginx refused its block: ${message}`, since: now, retryAt: now + quarantineMs, pool: poolKey(pool), clash: false });
+    const since = released.get(service) ?? now;
+    this.quarantine.set(service, { service, reason: `nginx refused its block: ${message}`, since, retryAt: now + quarantineMs, pool: poolKey(pool), clash: false, stand: 'last-good' });
     return true;
   }
 
@@ -225,9 +241,11 @@ export class NginxOutput implements Output {
         this.noteClash(pool, clash);
         continue;
       }
-      if (this.quarantine.has(pool.service)) {
-        const good = this.lastGood.get(pool.service);
-        if (good) blocks.push(good);
+      const held = this.quarantine.get(pool.service);
+      if (held) {
+        const good = held.stand === 'last-good' ? this.lastGood.get(pool.service) : undefined;
+        const stand = good ?? (held.stand !== 'nothing' ? renderService({ service: pool.service, endpoints: [], members: [], failOpen: false }, {}, []) : undefined);
+        if (stand) blocks.push(good ?? { ...stand, servers: [] });
         continue;
       }
       const b = renderService(pool, this.options.render ?? {}, problems);
@@ -248,7 +266,7 @@ export class NginxOutput implements Output {
     const now = Date.now();
     const since = this.clashSince.get(pool.service) ?? now;
     this.clashSince.set(pool.service, since);
-    this.quarantine.set(pool.service, { service: pool.service, reason, since, retryAt: now + (this.options.quarantineMs ?? QUARANTINE_MS), pool: poolKey(pool), clash: true });
+    this.quarantine.set(pool.service, { service: pool.service, reason, since, retryAt: now + (this.options.quarantineMs ?? QUARANTINE_MS), pool: poolKey(pool), clash: true, stand: 'nothing' });
   }
 
   /** Re-reads the include chain for the names the user's config claims (owned-file mode). */

@@ -56,6 +56,7 @@ http {
         location /lua { content_by_lua_block { local t = { "}" } -- } {
             ngx.say("lua ", #t) } }
         location /word { return 200 a}b; }
+        location /esc { return 200 "q\\"{x}\\" \\\\n"; }
     }
     # fa`),
         'latin1',
@@ -93,6 +94,7 @@ http {
     assert.equal((await stack.get('/admin')).body, 'b3', "the user's own upstream still serves");
     assert.equal((await stack.get('/lua')).body, 'lua 1');
     assert.equal((await stack.get('/word')).body, 'a}b');
+    assert.equal((await stack.get('/esc')).body, 'q"{x}" \\n');
     // More changes, then the clashing service leaves: still only the marked body changes, the user's servers stay.
     await stack.put('web', 'w2', '127.0.0.1', backends.ports[2]!);
     await stack.client.delete().key('/services/admin/a0');

@@ -79,6 +79,8 @@ describe('lbsync isolates what nginx refuses (owned file)', function () {
     await stack.put('shop', 'p0', '127.0.0.1', backends.ports[1]!);
     const line = await waitForLog(log, /^quarantined shop: /);
     assert.match(line.msg, /duplicate upstream "shop"|upstream shop/);
+    const status = (await (await fetch(`http://127.0.0.1:${statusPort}/status.json`)).json()) as { nginx: { quarantined?: Array<{ service: string }> } };
+    assert.ok(status.nginx.quarantined?.some((q) => q.service === 'shop'), JSON.stringify(status.nginx));
     await stack.put('web', 'w3', '127.0.0.1', backends.ports[2]!);
     await waitFor(async () => (await stack.hits(8)).includes('b2'), 10_000, 'web still updates');
     assert.ok((await stack.nginxAccepts()).ok);
