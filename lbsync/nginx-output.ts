@@ -120,8 +120,9 @@ export class NginxOutput implements Output {
     }
   }
 
+  /** The text apply would write, decoded for a terminal (the file itself is written byte for byte). */
   async preview(view: PoolView): Promise<string> {
-    return (await this.render(view)).text;
+    return Buffer.from((await this.render(view)).text, 'latin1').toString('utf8');
   }
 
   async apply(view: PoolView): Promise<ApplyOutcome> {
