@@ -275,7 +275,7 @@ export class NginxOutput implements Output {
     const main = this.activator.mainConfPath;
     if (!main) return;
     const before = this.user.errors.filter((e) => e.includes('the old '));
-    this.user = userUpstreams(main, this.options.file, { read: (p) => readFileSync(p, 'latin1'), glob: (p) => globSync(p).sort() });
+    this.user = userUpstreams(main, this.options.file, { read: (p) => readFileSync(p, 'utf8'), glob: (p) => globSync(p).sort() });
     this.user.errors.unshift(...before);
     for (const [service, q] of this.quarantine) if (q.clash && !this.user.names.has(service)) this.quarantine.delete(service);
     for (const service of this.clashSince.keys()) if (!this.user.names.has(service)) this.clashSince.delete(service);

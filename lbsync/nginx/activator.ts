@@ -84,7 +84,7 @@ export class NginxActivator {
     const started = performance.now();
     await writeDurable(this.staged, text, await modeOf(this.options.file));
     const plan = planShadow(this.main(), this.options.file, this.staged, {
-      read: (p) => readFileSync(p, 'latin1'),
+      read: (p) => readFileSync(p, 'utf8'),
       glob: (p) => globSync(p).sort(),
     });
     if (!plan) {
@@ -92,7 +92,7 @@ export class NginxActivator {
       throw new NginxConfError(`${this.options.file} is not included by ${this.main()}, so nginx would never read it`);
     }
     try {
-      for (const [path, body] of plan.files) await writeFile(path, body, 'latin1');
+      for (const [path, body] of plan.files) await writeFile(path, body);
       const res = await runArgv(withConfFile(this.options.testArgv, plan.main));
       if (res.code !== 0) {
         await rm(this.staged, { force: true });
