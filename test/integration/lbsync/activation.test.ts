@@ -38,7 +38,7 @@ describe('lbsync → nginx activation: bursts, hostile values, refusals, rollbac
     assert.equal(stack.liveConf(), before, 'dry-run wrote nothing');
     const once = await beacon([...stack.args(['--once'])]);
     assert.equal(once.code, 0, once.stderr);
-    await waitFor(async () => (await stack.get()).body === 'b0', 5000, 'the endpoint to answer after --once');
+    await waitFor(async () => (await stack.get()).body === 'b0', 20_000, 'the endpoint to answer after --once');
     await stack.client.delete().key('/services/web/w0');
   });
 
