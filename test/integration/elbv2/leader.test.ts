@@ -12,13 +12,16 @@ class Replica {
   readonly child: ChildProcess;
   leader = false;
   errors: string[] = [];
+  /** The detail of each apply the replica finished, in order. */
+  applied: string[] = [];
   private ready: Promise<void>;
 
   constructor(readonly accessKeyId: string, config: Record<string, unknown>) {
     this.child = fork(REPLICA, [JSON.stringify({ ...config, accessKeyId })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.ready = new Promise((resolve) => {
-      this.child.on('message', (m: { type: string; leader?: boolean; message?: string }) => {
+      this.child.on('message', (m: { type: string; leader?: boolean; message?: string; outcome?: { detail: string } }) => {
         if (m.type === 'ready') resolve();
+        if (m.type === 'applied') this.applied.push(m.outcome!.detail);
         if (m.type === 'leader') this.leader = m.leader!;
         if (m.type === 'error') this.errors.push(m.message!);
       });
@@ -95,8 +98,16 @@ describe('elbv2 output: one writer among replicas (etcd election)', function () 
     a.view(view);
     b.view(view);
     await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2, 3, 4, 5)), 20_000, '5 targets');
-    // Give the follower time to misbehave if it were going to: two drift periods.
-    await new Promise((r) => setTimeout(r, 2000));
+    // The follower is up and took the view in, as a follower.
+    await waitFor(() => b.applied.length === 1, 20_000, 'replica B to answer the view');
+    assert.match(b.applied[0]!, /standby/);
+    // Give the follower time to misbehave if it were going to: two more drift passes of the leader.
+    const since = backend.endpoint.calls.mark;
+    await waitFor(() => backend.endpoint.calls.find({ since, caller: 'AKIDREPLICAA', action: 'DescribeTargetHealth' }).length >= 2, 20_000, 'two drift passes of A');
+    // And it is still alive and deciding: a later view gets a standby answer too.
+    b.view(view);
+    await waitFor(() => b.applied.length === 2, 20_000, 'replica B to answer a second view');
+    assert.match(b.applied[1]!, /standby/);
     assert.deepEqual([...callers()], ['AKIDREPLICAA']);
     assert.equal(b.leader, false);
 
