@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { EtcdLeaseInvalidError, type Etcd3, type Lease } from 'etcd3';
+import { EtcdLeaseInvalidError, type Etcd3, type IRequestOp, type Lease } from 'etcd3';
 import { Backoff } from './backoff.js';
 import { encodeRecord, type Layout } from './layout.js';
 import { recordId, type ServiceRecord } from './record.js';
@@ -139,7 +139,7 @@ export class LeasePublisher extends EventEmitter<LeasePublisherEvents> {
     const { client } = this.options;
     if (!want) {
       if (!have) return;
-      await Promise.all(have.kvs.map(([key]) => client.delete().key(key).exec()));
+      await commit(client, have.kvs.map(([key]) => client.delete().key(key)));
       this.written.delete(id);
       this.emit('removed', have.record);
       return;
@@ -148,9 +148,9 @@ export class LeasePublisher extends EventEmitter<LeasePublisherEvents> {
     const lease = this.lease;
     if (!lease) throw new EtcdLeaseInvalidError(leaseId);
     const keep = new Set(want.kvs.map(([key]) => key));
-    await Promise.all([
-      ...want.kvs.map(([key, value]) => lease.put(key).value(value).exec()),
-      ...(have?.kvs ?? []).filter(([key]) => !keep.has(key)).map(([key]) => client.delete().key(key).exec()),
+    await commit(client, [
+      ...want.kvs.map(([key, value]) => lease.put(key).value(value)),
+      ...(have?.kvs ?? []).filter(([key]) => !keep.has(key)).map(([key]) => client.delete().key(key)),
     ]);
     // A lease lost while the put was in flight may have taken the key with it.
     if (this.lease !== lease) {
@@ -208,6 +208,15 @@ export class LeasePublisher extends EventEmitter<LeasePublisherEvents> {
       for (const id of [...this.dirty]) if (!this.inFlight.has(id)) void this.sync(id);
     }, delay);
   }
+}
+
+/**
+ * Runs a record's puts and deletes as one etcd transaction: a flat-layout
+ * record is several keys, and a reader must never see it half-written (a new
+ * host beside an old port, or a host without its port).
+ */
+async function commit(client: Etcd3, ops: Array<{ op(): Promise<IRequestOp> }>): Promise<void> {
+  await client.kv.txn({ compare: [], success: await Promise.all(ops.map((o) => o.op())), failure: [] });
 }
 
 function isLeaseGone(err: unknown): boolean {

@@ -119,4 +119,41 @@ describe('registry: LeasePublisher (real etcd)', function () {
     assert.notEqual(await check.get('/services/web/g').string(), null, 'still there right after close');
     await waitFor(async () => (await check.get('/services/web/g').string()) === null, 10_000, 'expiry after the TTL');
   });
+
+  it('writes, changes and removes a flat-layout record in one transaction each', async () => {
+    const client = createEtcdClient({ endpoints: [etcd.url] });
+    const pub = new LeasePublisher({ client, prefix: '/services', ttlSeconds: 30, layout: 'flat' });
+    // Every event of every revision under the record, as a reader would see them.
+    const revisions = new Map<string, string[]>();
+    const watcher = await check.watch().prefix('/services/api/f1/').create();
+    watcher.on('data', (res) => {
+      for (const ev of res.events) {
+        const rev = ev.kv.mod_revision;
+        revisions.set(rev, [...(revisions.get(rev) ?? []), `${ev.type} ${ev.kv.key.toString().split('/').pop()}`]);
+      }
+    });
+    const seen = (n: number) => () => [...revisions.values()].flat().length >= n;
+    try {
+      const flat: ServiceRecord = { service: 'api', instance: 'f1', host: '10.0.0.1', port: 80, unit: 'api@1.service', meta: { public_ipv4_addr: '192.0.2.1' } };
+      pub.publish(flat);
+      await waitFor(seen(4), 5000, 'four field keys');
+      pub.publish({ service: 'api', instance: 'f1', host: '10.0.0.2', port: 81 });
+      await waitFor(seen(8), 5000, 'the change: two puts, two deletes');
+      pub.unpublish('api/f1');
+      await waitFor(seen(10), 5000, 'the removal');
+      assert.deepEqual(
+        [...revisions.values()].map((evs) => evs.sort()),
+        [
+          ['Put host', 'Put port', 'Put public_ipv4_addr', 'Put unit'],
+          ['Delete public_ipv4_addr', 'Delete unit', 'Put host', 'Put port'],
+          ['Delete host', 'Delete port'],
+        ],
+        'a reader never sees a half-written record (one revision per write)',
+      );
+    } finally {
+      await watcher.cancel();
+      await pub.close({ revoke: true });
+      client.close();
+    }
+  });
 });
