@@ -64,6 +64,8 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
   private readonly byContainer = new Map<string, Map<string, ServiceRecord>>();
   private readonly owner = new Map<string, string>();
   private readonly refusals = new Map<string, Set<string>>();
+  /** Containers refused an instance id another container holds: they take over when it is freed. */
+  private readonly waiting = new Set<string>();
   private readonly pending = new Map<string, Pending>();
   private resyncTimer: NodeJS.Timeout | undefined;
   private etcdDown = false;
@@ -78,7 +80,10 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     const { source, publisher } = options;
     source.on('update', (facts, cause) => this.onUpdate(facts, cause));
     source.on('gone', (id, cause) => this.onGone(id, cause));
-    source.on('snapshot', (_containers, reason) => this.reconcile(reason));
+    source.on('snapshot', (_containers, reason) => {
+      this.reviewWaiting();
+      this.reconcile(reason);
+    });
     source.on('disconnected', (err, retryInMs) => this.emit('disconnected', 'docker', err, retryInMs));
     source.on('connected', (reconnect) => {
       if (reconnect) this.emit('reconnected', 'docker');
@@ -134,6 +139,7 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
 
   private onUpdate(facts: ContainerFacts, cause: DockerEvent | undefined): void {
     const want = new Map<string, ServiceRecord>();
+    this.waiting.delete(facts.id);
     if (isPublishable(facts, this.options.ignoreHealth)) {
       const def = defineServices(facts, this.options.definition);
       for (const refusal of def.refusals) this.refuse(facts.id, refusal);
@@ -147,6 +153,7 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
             rule: `${id} is already published by container ${owner.slice(0, 12)}`,
             message: `instance: ${id} is already published by container ${owner.slice(0, 12)}`,
           });
+          this.waiting.add(facts.id);
           continue;
         }
         want.set(id, record);
@@ -156,8 +163,22 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
   }
 
   private onGone(containerId: string, cause: DockerEvent | undefined): void {
+    this.waiting.delete(containerId);
     this.apply(containerId, new Map(), cause);
     this.refusals.delete(containerId);
+  }
+
+  /**
+   * Gives containers that were refused a held instance id another look: once
+   * the holder is gone (or changed its id) the survivor takes over. Runs when
+   * an id is freed and after every listing (the periodic resync included).
+   */
+  private reviewWaiting(): void {
+    for (const id of [...this.waiting]) {
+      const facts = this.options.source.get(id);
+      if (facts) this.onUpdate(facts, undefined);
+      else this.waiting.delete(id);
+    }
   }
 
   /** Moves one container's published records to `want`, touching only what changed. */
@@ -165,11 +186,13 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     const { publisher } = this.options;
     const have = this.byContainer.get(containerId) ?? new Map<string, ServiceRecord>();
     const stamp = cause ? { eventMs: cause.timeNano / 1e6, containerId } : undefined;
+    let freed = false;
     for (const [id] of have) {
       if (want.has(id)) continue;
       if (stamp) this.pending.set(id, stamp);
       this.owner.delete(id);
       publisher.unpublish(id);
+      freed = true;
     }
     for (const [id, record] of want) {
       const before = have.get(id);
@@ -180,6 +203,7 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     }
     if (want.size > 0) this.byContainer.set(containerId, want);
     else this.byContainer.delete(containerId);
+    if (freed && this.waiting.size > 0) this.reviewWaiting();
   }
 
   private refuse(containerId: string, refusal: Refusal): void {

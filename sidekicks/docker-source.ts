@@ -85,6 +85,11 @@ export class DockerSource extends EventEmitter<DockerSourceEvents> {
     return [...this.known.values()];
   }
 
+  /** The facts of a running container, by full id. */
+  get(id: string): ContainerFacts | undefined {
+    return this.known.get(id);
+  }
+
   /** How many running containers are known. */
   get size(): number {
     return this.known.size;
