@@ -19,7 +19,8 @@ import {
   DockerSource,
   SidekickMetrics,
 } from '../sidekicks/index.js';
-import { durationArg, etcdContext, runCommand, withEtcdOptions, withMetricsOptions, type EtcdOptions, type MetricsOptions } from './common.js';
+import { isFatal, untilStop, type StopReason } from './daemon-signals.js';
+import { durationArg, EXIT, etcdContext, runCommand, withEtcdOptions, withMetricsOptions, type EtcdOptions, type MetricsOptions } from './common.js';
 import type { Logger } from './logger.js';
 import { serveMetrics } from './metrics-server.js';
 
@@ -152,13 +153,11 @@ Examples:
         await serveMetrics(metrics.registry, opts.metricsPort, opts.metricsHost);
         log.info({ port: opts.metricsPort, host: opts.metricsHost }, `serving metrics on ${opts.metricsHost}:${opts.metricsPort}/metrics`);
       }
-      const stopped = untilSignal();
       log.info({ node, prefix, layout: opts.layout, docker: opts.dockerHost, ttlMs: opts.ttl }, `started docker sidekick on node ${node}`);
-      await Promise.race([sidekick.start(), stopped]);
-      const signal = await stopped;
-      await sidekick.stop({ revoke: !opts.keepOnExit });
+      const signal = await runUntilStop(log, () => sidekick.start(), (revoke) => sidekick.stop({ revoke }), !opts.keepOnExit);
       log.info({ signal, revoked: !opts.keepOnExit }, opts.keepOnExit ? `stopped on ${signal}; records expire after the TTL` : `stopped on ${signal}; revoked the lease`);
       client.close();
+      return isFatal(signal) ? EXIT.failure : EXIT.ok;
     }, log);
   });
   return cmd;
@@ -213,13 +212,11 @@ Examples (the seeds' fleet sidekicks, as ExecStart= of a unit with BindsTo=web@%
     announcer.on('disconnected', (peer, err, retryInMs) => log.warn({ peer, err: err.message, retryInMs }, `lost ${peer}: ${err.message}; retrying in ${retryInMs}ms`));
     announcer.on('reconnected', (peer) => log.info({ peer }, `reconnected to ${peer}`));
     return runCommand(async () => {
-      const stopped = untilSignal();
       log.info({ ...fields(record), container: opts.container, layout: opts.layout }, `started announcing ${record.service}/${record.instance}${opts.container ? ` while ${opts.container} runs` : ''}`);
-      await Promise.race([announcer.start(), stopped]);
-      const signal = await stopped;
-      await announcer.stop({ revoke: !opts.keepOnExit });
+      const signal = await runUntilStop(log, () => announcer.start(), (revoke) => announcer.stop({ revoke }), !opts.keepOnExit);
       log.info({ signal, revoked: !opts.keepOnExit }, `stopped on ${signal}`);
       client.close();
+      return isFatal(signal) ? EXIT.failure : EXIT.ok;
     }, log);
   });
   return cmd;
@@ -256,11 +253,19 @@ function round(ms: number | undefined): number | undefined {
   return ms === undefined ? undefined : Math.round(ms * 100) / 100;
 }
 
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+/**
+ * Starts a sidekick and runs it until a stop signal or a fatal error, then
+ * stops it, revoking its lease unless told to keep the records: on every exit
+ * path the process can catch, a failed start included.
+ */
+async function runUntilStop(log: Logger, start: () => Promise<void>, stop: (revoke: boolean) => Promise<void>, revoke: boolean): Promise<StopReason> {
+  const stopped = untilStop(log, 'the sidekick');
+  try {
+    await Promise.race([start(), stopped]);
+    return await stopped;
+  } finally {
+    await stop(revoke);
+  }
 }
 
 function ttlSeconds(ms: number): number {
