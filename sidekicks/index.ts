@@ -10,6 +10,7 @@ export * from './container-facts.js';
 export * from './docker-event.js';
 export * from './service-definition.js';
 export * from './docker-connection.js';
+export * from './line-splitter.js';
 export * from './docker-source.js';
 export * from './host-address.js';
 export * from './node-records.js';
