@@ -21,6 +21,8 @@ export interface DockerSidekickOptions {
   resyncMs?: number;
   /** Wall clock in milliseconds, injectable for tests. */
   now?: () => number;
+  /** Most writes awaited for a latency measurement (default 10,000); the oldest are forgotten first. */
+  maxPending?: number;
 }
 
 /** Which side a connection event is about. */
@@ -42,6 +44,13 @@ export interface DockerSidekickEvents {
   /** Something failed that will be retried (a reconcile, an inspect). */
   problem: [what: string, err: Error];
 }
+
+/**
+ * A write whose Docker event time is kept to measure its latency when it lands.
+ * Bounded: a write that never lands (etcd refusing this user, a container
+ * restarting in a loop while etcd is away) must not grow the map forever.
+ */
+const MAX_PENDING = 10_000;
 
 interface Pending {
   /** Docker's event time, ms since the epoch. */
@@ -189,7 +198,7 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     let freed = false;
     for (const [id] of have) {
       if (want.has(id)) continue;
-      if (stamp) this.pending.set(id, stamp);
+      if (stamp) this.awaitWrite(id, stamp);
       this.owner.delete(id);
       publisher.unpublish(id);
       freed = true;
@@ -197,13 +206,29 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     for (const [id, record] of want) {
       const before = have.get(id);
       if (before && sameRecord(before, record)) continue;
-      if (stamp) this.pending.set(id, stamp);
+      if (stamp) this.awaitWrite(id, stamp);
       this.owner.set(id, containerId);
       publisher.publish(record);
     }
     if (want.size > 0) this.byContainer.set(containerId, want);
     else this.byContainer.delete(containerId);
     if (freed && this.waiting.size > 0) this.reviewWaiting();
+  }
+
+  /** How many writes wait for their latency to be measured (bounded by `maxPending`). */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  private awaitWrite(id: string, stamp: Pending): void {
+    // Re-inserted so the map's order is the order of the last event per id: the oldest go first.
+    this.pending.delete(id);
+    this.pending.set(id, stamp);
+    const max = this.options.maxPending ?? MAX_PENDING;
+    for (const oldest of this.pending.keys()) {
+      if (this.pending.size <= max) break;
+      this.pending.delete(oldest);
+    }
   }
 
   private refuse(containerId: string, refusal: Refusal): void {
