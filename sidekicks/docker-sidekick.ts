@@ -4,7 +4,7 @@ import { recordId, sameRecord, type Layout, type LeasePublisher, type ServiceRec
 import { isPublishable, type ContainerFacts } from './container-facts.js';
 import type { DockerEvent } from './docker-event.js';
 import type { DockerSource, ListReason } from './docker-source.js';
-import { reconcileNodeRecords } from './node-records.js';
+import { reconcileLeaseRecords, reconcileNodeRecords, type NodeReconcileResult } from './node-records.js';
 import { defineServices, type DefinitionContext, type Refusal } from './service-definition.js';
 
 export interface DockerSidekickOptions {
@@ -82,6 +82,10 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
   private reconcileAgain = false;
   private readonly now: () => number;
   private stopped = false;
+  /** Every lease this process was granted and etcd may still hold: the periodic reconcile looks there. */
+  private readonly leases = new Set<string>();
+  /** Whether a listing of the whole prefix has succeeded (it finds a predecessor's records once). */
+  private listed = false;
 
   constructor(private readonly options: DockerSidekickOptions) {
     super();
@@ -286,14 +290,19 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     const desired = new Map(this.records().map((r) => [recordId(r), r]));
     if (layout === 'json') {
       const leaseId = await publisher.currentLeaseId();
-      const result = await reconcileNodeRecords({
-        client: this.options.client,
-        prefix: this.options.prefix,
-        node: this.options.definition.node,
-        desired,
-        stillWanted: (id) => publisher.has(id),
-        leaseId,
-      });
+      this.leases.add(leaseId);
+      const common = { client: this.options.client, prefix: this.options.prefix, desired, stillWanted: (id: string) => publisher.has(id), leaseId };
+      // The whole prefix once (a killed predecessor's records are on a lease we never knew);
+      // after that only what our own leases hold, so a fleet's resyncs do not grow with its size.
+      let result: NodeReconcileResult;
+      if (this.listed) {
+        const byLease = await reconcileLeaseRecords({ ...common, earlierLeases: this.leases });
+        for (const id of byLease.expiredLeases) this.leases.delete(id);
+        result = byLease;
+      } else {
+        result = await reconcileNodeRecords({ ...common, node: this.options.definition.node });
+        this.listed = true;
+      }
       for (const record of result.deleted) this.emit('pruned', record);
       for (const id of result.rewrite) {
         const record = desired.get(id);
