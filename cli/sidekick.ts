@@ -150,7 +150,9 @@ Examples:
     return runCommand(async () => {
       if (opts.metricsPort !== undefined) {
         const metrics = new SidekickMetrics().observe(sidekick, source);
-        await serveMetrics(metrics.registry, opts.metricsPort, opts.metricsHost);
+        await serveMetrics(metrics.registry, opts.metricsPort, opts.metricsHost, () =>
+          sidekick.writeDenied ? `etcd refuses this sidekick's writes under ${prefix}/ (permission denied)` : undefined,
+        );
         log.info({ port: opts.metricsPort, host: opts.metricsHost }, `serving metrics on ${opts.metricsHost}:${opts.metricsPort}/metrics`);
       }
       log.info({ node, prefix, layout: opts.layout, docker: opts.dockerHost, ttlMs: opts.ttl }, `started docker sidekick on node ${node}`);
@@ -246,6 +248,13 @@ function logSidekick(log: Logger, sidekick: DockerSidekick, node: string): void 
   sidekick.on('disconnected', (peer, err, retryInMs) => log.warn({ peer, err: err.message, retryInMs, node }, `lost ${peer}: ${err.message}; retrying in ${retryInMs}ms`));
   sidekick.on('reconnected', (peer) => log.info({ peer, node }, `reconnected to ${peer}`));
   sidekick.on('resynced', (reason, containers, records) => log.debug({ reason, containers, records, node }, `resynced (${reason}): ${containers} containers, ${records} records`));
+  sidekick.on('denied', (err, forMs) =>
+    log.error(
+      { err: err.message, node, deniedForS: Math.round(forMs / 1000) },
+      `denied by etcd: this sidekick's etcd user may not write under the prefix (${err.message}); nothing is published until its role may (etcdctl role grant-permission ROLE --prefix=true readwrite PREFIX/); still retrying`,
+    ),
+  );
+  sidekick.on('allowed', () => log.info({ node }, 'resumed writing: etcd accepts this sidekick\'s writes again'));
   sidekick.on('problem', (what, err) => log.warn({ err: err.message, node }, `failed to ${what}: ${err.message}; will retry`));
 }
 

@@ -6,6 +6,7 @@ import type { DockerEvent } from './docker-event.js';
 import type { DockerSource, ListReason } from './docker-source.js';
 import { reconcileLeaseRecords, reconcileNodeRecords, type NodeReconcileResult } from './node-records.js';
 import { defineServices, type DefinitionContext, type Refusal } from './service-definition.js';
+import { isPermissionDenied, WriteDenial } from './write-denial.js';
 
 export interface DockerSidekickOptions {
   source: DockerSource;
@@ -23,6 +24,8 @@ export interface DockerSidekickOptions {
   now?: () => number;
   /** Most writes awaited for a latency measurement (default 10,000); the oldest are forgotten first. */
   maxPending?: number;
+  /** How often to repeat that etcd refuses this sidekick's writes, while it does (default 30 s). */
+  deniedReportMs?: number;
 }
 
 /** Which side a connection event is about. */
@@ -41,6 +44,10 @@ export interface DockerSidekickEvents {
   reconnected: [peer: Peer];
   /** A full reconcile finished. */
   resynced: [reason: ListReason, containers: number, records: number];
+  /** etcd refuses this sidekick's writes (its user's role may not write there); repeated every `deniedReportMs` while it lasts. */
+  denied: [err: Error, deniedForMs: number];
+  /** etcd accepts this sidekick's writes again after refusing them. */
+  allowed: [];
   /** Something failed that will be retried (a reconcile, an inspect). */
   problem: [what: string, err: Error];
 }
@@ -78,6 +85,7 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
   private readonly pending = new Map<string, Pending>();
   private resyncTimer: NodeJS.Timeout | undefined;
   private etcdDown = false;
+  private readonly denial: WriteDenial;
   private reconciling: Promise<void> | undefined;
   private reconcileAgain = false;
   private readonly now: () => number;
@@ -104,7 +112,12 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     source.on('inspectFailed', (id, err) => this.emit('problem', `inspect ${id.slice(0, 12)}`, err));
     publisher.on('published', (record) => this.onWritten('published', record));
     publisher.on('removed', (record) => this.onWritten('removed', record));
+    this.denial = new WriteDenial(options.deniedReportMs ?? 30_000, this.now);
     publisher.on('retrying', (err, retryInMs) => {
+      if (isPermissionDenied(err)) {
+        if (this.denial.refused()) this.emit('denied', err, this.denial.forMs);
+        return;
+      }
       if (!this.etcdDown) this.emit('disconnected', 'etcd', err, retryInMs);
       this.etcdDown = true;
     });
@@ -219,6 +232,11 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     if (freed && this.waiting.size > 0) this.reviewWaiting();
   }
 
+  /** True while etcd refuses this sidekick's writes (not ready: nothing it should publish is published). */
+  get writeDenied(): boolean {
+    return this.denial.active;
+  }
+
   /** How many writes wait for their latency to be measured (bounded by `maxPending`). */
   get pendingCount(): number {
     return this.pending.size;
@@ -250,6 +268,7 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     this.pending.delete(id);
     const latency = pending ? Math.max(0, this.now() - pending.eventMs) : undefined;
     const containerId = pending?.containerId ?? this.owner.get(id);
+    if (this.denial.cleared()) this.emit('allowed');
     if (this.etcdDown) this.etcdRecovered();
     this.emit(kind, record, containerId, latency);
   }

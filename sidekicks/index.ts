@@ -16,4 +16,5 @@ export * from './host-address.js';
 export * from './node-records.js';
 export * from './docker-sidekick.js';
 export * from './announce.js';
+export * from './write-denial.js';
 export * from './metrics.js';

@@ -1,36 +1,9 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { Etcd3 } from 'etcd3';
 import { LeasePublisher } from '../../../registry/index.js';
-import { DockerSidekick, type ContainerFacts, type DockerEvent, type DockerSource } from '../../../sidekicks/index.js';
+import { DockerSidekick, type DockerEvent, type DockerSource } from '../../../sidekicks/index.js';
+import { facts, ScriptedSource } from './scripted-source.js';
 import { freePort } from '../../harness/index.js';
-
-/** Stands in for the Docker side only: containers come and go as the test says. */
-class ScriptedSource extends EventEmitter {
-  readonly known = new Map<string, ContainerFacts>();
-  size = 0;
-  get(id: string) {
-    return this.known.get(id);
-  }
-  startAndRetry = async () => undefined;
-  resync = async () => undefined;
-  stop = () => undefined;
-}
-
-function facts(n: number): ContainerFacts {
-  return {
-    id: `c${n}`.padEnd(64, '0'),
-    name: `app-${n}`,
-    image: 'app',
-    labels: { SERVICE_NAME: 'loop' },
-    env: [],
-    ports: [{ port: 80, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 20000 + (n % 1000) }],
-    exposed: [],
-    running: true,
-    paused: false,
-    health: 'none',
-  };
-}
 
 const event = (id: string, action: string): DockerEvent => ({ id, action, timeNano: Date.now() * 1e6, attributes: {} });
 
