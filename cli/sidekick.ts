@@ -42,6 +42,9 @@ interface DockerOptions extends SharedOptions, MetricsOptions {
   internal?: boolean;
   labelFilter: string[];
   resync: number;
+  flapRestarts: number;
+  flapWindow: number;
+  flapHold: number;
 }
 
 interface AnnounceOptions extends SharedOptions {
@@ -67,6 +70,13 @@ export function sidekickCommand(): Command {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function countArg(flag: string) {
+  return (value: string): number => {
+    if (!/^\d{1,6}$/.test(value)) throw new InvalidArgumentError(`${flag} must be a whole number from 0 to 999999 (got ${JSON.stringify(value)})`);
+    return Number(value);
+  };
 }
 
 function portArg(value: string): number {
@@ -100,6 +110,9 @@ function dockerCommand(): Command {
     .addOption(new Option('--internal', "publish the container's own network address and exposed ports (overlay/bridge networks)"))
     .addOption(new Option('--label-filter <key=value>', 'only containers with this label (repeatable; all must match)').argParser(collect).default([]))
     .addOption(new Option('--resync <duration>', 'period of the full reconcile of Docker and etcd').argParser(durationArg('--resync')).default(60_000, '60s'))
+    .addOption(new Option('--flap-restarts <n>', 'a container started more than N times within --flap-window is held back (0: never)').argParser(countArg('--flap-restarts')).default(3))
+    .addOption(new Option('--flap-window <duration>', 'the window --flap-restarts counts starts in').argParser(durationArg('--flap-window')).default(60_000, '60s'))
+    .addOption(new Option('--flap-hold <duration>', 'how long a held-back container must stay up before it is published again').argParser(durationArg('--flap-hold')).default(10_000, '10s'))
     .addHelpText(
       'after',
       `
@@ -112,11 +125,15 @@ Service definition (registrator-compatible, container labels or env, label wins)
   SERVICE_CHECK_HTTP|TCP|INTERVAL|TIMEOUT|EXPECT_DIGEST   the record's health check
   SERVICE_<KEY>                       anything else goes into the record's meta
 A definition that breaks the /services contract is refused with one log line (container, field, rule).
+Restart loops are damped: a container started more than --flap-restarts times within --flap-window
+is held back (one log line) until it has stayed up --flap-hold, instead of being published and
+removed at every restart.
 
 Records are canonical JSON at /services/<service>/<instance>, bound to a lease. At start,
 this node's json records without a running container are deleted at once; flat and single
 records carry no node and rely on the lease TTL. SIGTERM revokes the lease (records vanish
-at once) unless --keep-on-exit; kill -9 leaves them for the TTL. The single layout holds
+at once) unless --keep-on-exit, and so does a crash the process can catch; kill -9 leaves them
+for the TTL. SIGHUP, SIGPIPE and SIGUSR1 are logged and ignored. The single layout holds
 one endpoint per service (/services/<service>): with several containers the last write wins.
 
 Examples:
@@ -145,6 +162,7 @@ Examples:
       definition: { node, hostAddress: detectHostAddress(), ...(advertiseIp ? { advertiseIp } : {}), internal: !!opts.internal, nodeMeta },
       ignoreHealth: !!opts.ignoreHealth,
       resyncMs: opts.resync,
+      flapPolicy: { restarts: opts.flapRestarts, windowMs: opts.flapWindow, holdMs: opts.flapHold },
     });
     logSidekick(log, sidekick, node);
     return runCommand(async () => {
@@ -248,6 +266,12 @@ function logSidekick(log: Logger, sidekick: DockerSidekick, node: string): void 
   sidekick.on('disconnected', (peer, err, retryInMs) => log.warn({ peer, err: err.message, retryInMs, node }, `lost ${peer}: ${err.message}; retrying in ${retryInMs}ms`));
   sidekick.on('reconnected', (peer) => log.info({ peer, node }, `reconnected to ${peer}`));
   sidekick.on('resynced', (reason, containers, records) => log.debug({ reason, containers, records, node }, `resynced (${reason}): ${containers} containers, ${records} records`));
+  sidekick.on('held', (facts, starts, holdMs) =>
+    log.warn(
+      { container: facts.id.slice(0, 12), name: facts.name, starts, holdMs, node },
+      `held back container ${facts.name}: started ${starts} times in the flap window; publishing it once it has stayed up ${Math.round(holdMs / 100) / 10}s`,
+    ),
+  );
   sidekick.on('denied', (err, forMs) =>
     log.error(
       { err: err.message, node, deniedForS: Math.round(forMs / 1000) },

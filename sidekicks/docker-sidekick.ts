@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import { recordId, sameRecord, type Layout, type LeasePublisher, type ServiceRecord } from '../registry/index.js';
 import { isPublishable, type ContainerFacts } from './container-facts.js';
+import { DEFAULT_FLAP_POLICY, FlapDamper, type FlapPolicy } from './flap-damper.js';
 import type { DockerEvent } from './docker-event.js';
 import type { DockerSource, ListReason } from './docker-source.js';
 import { reconcileLeaseRecords, reconcileNodeRecords, type NodeReconcileResult } from './node-records.js';
@@ -26,6 +27,8 @@ export interface DockerSidekickOptions {
   maxPending?: number;
   /** How often to repeat that etcd refuses this sidekick's writes, while it does (default 30 s). */
   deniedReportMs?: number;
+  /** When a restart loop holds a container's records back (default DEFAULT_FLAP_POLICY). */
+  flapPolicy?: FlapPolicy;
 }
 
 /** Which side a connection event is about. */
@@ -48,6 +51,8 @@ export interface DockerSidekickEvents {
   denied: [err: Error, deniedForMs: number];
   /** etcd accepts this sidekick's writes again after refusing them. */
   allowed: [];
+  /** A container restarting in a loop: its records are held back until it has stayed up `holdMs`. */
+  held: [facts: ContainerFacts, starts: number, holdMs: number];
   /** Something failed that will be retried (a reconcile, an inspect). */
   problem: [what: string, err: Error];
 }
@@ -86,6 +91,9 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
   private resyncTimer: NodeJS.Timeout | undefined;
   private etcdDown = false;
   private readonly denial: WriteDenial;
+  private readonly flaps: FlapDamper;
+  /** Re-looks at held-back containers once their hold is over, by container id. */
+  private readonly holds = new Map<string, { timer: NodeJS.Timeout; startedAt: string | undefined }>();
   private reconciling: Promise<void> | undefined;
   private reconcileAgain = false;
   private readonly now: () => number;
@@ -102,6 +110,7 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     source.on('update', (facts, cause) => this.onUpdate(facts, cause));
     source.on('gone', (id, cause) => this.onGone(id, cause));
     source.on('snapshot', (_containers, reason) => {
+      this.flaps.sweep(this.now());
       this.reviewWaiting();
       this.reconcile(reason);
     });
@@ -113,6 +122,7 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     publisher.on('published', (record) => this.onWritten('published', record));
     publisher.on('removed', (record) => this.onWritten('removed', record));
     this.denial = new WriteDenial(options.deniedReportMs ?? 30_000, this.now);
+    this.flaps = new FlapDamper(options.flapPolicy ?? DEFAULT_FLAP_POLICY);
     publisher.on('retrying', (err, retryInMs) => {
       if (isPermissionDenied(err)) {
         if (this.denial.refused()) this.emit('denied', err, this.denial.forMs);
@@ -144,6 +154,7 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
   async stop({ revoke }: { revoke: boolean }): Promise<void> {
     this.stopped = true;
     clearInterval(this.resyncTimer);
+    for (const { timer } of this.holds.values()) clearTimeout(timer);
     this.options.source.stop();
     await this.options.publisher.close({ revoke });
   }
@@ -166,7 +177,7 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
   private onUpdate(facts: ContainerFacts, cause: DockerEvent | undefined): void {
     const want = new Map<string, ServiceRecord>();
     this.waiting.delete(facts.id);
-    if (isPublishable(facts, this.options.ignoreHealth)) {
+    if (isPublishable(facts, this.options.ignoreHealth) && !this.heldBack(facts)) {
       const def = defineServices(facts, this.options.definition);
       for (const refusal of def.refusals) this.refuse(facts.id, refusal);
       for (const record of def.records) {
@@ -192,6 +203,27 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     this.waiting.delete(containerId);
     this.apply(containerId, new Map(), cause);
     this.refusals.delete(containerId);
+  }
+
+  /** True while a restart loop holds this run of the container back; looks again when the hold ends. */
+  private heldBack(facts: ContainerFacts): boolean {
+    const holdMs = this.flaps.holdFor(facts.id, facts.startedAt, this.now());
+    const hold = this.holds.get(facts.id);
+    if (holdMs <= 0) {
+      clearTimeout(hold?.timer);
+      this.holds.delete(facts.id);
+      return false;
+    }
+    if (hold?.startedAt !== facts.startedAt) this.emit('held', facts, this.flaps.startsOf(facts.id), holdMs);
+    clearTimeout(hold?.timer);
+    const timer = setTimeout(() => {
+      this.holds.delete(facts.id);
+      const now = this.options.source.get(facts.id);
+      if (now && !this.stopped) this.onUpdate(now, undefined);
+    }, holdMs);
+    timer.unref();
+    this.holds.set(facts.id, { timer, startedAt: facts.startedAt });
+    return true;
   }
 
   /**

@@ -17,4 +17,5 @@ export * from './node-records.js';
 export * from './docker-sidekick.js';
 export * from './announce.js';
 export * from './write-denial.js';
+export * from './flap-damper.js';
 export * from './metrics.js';
