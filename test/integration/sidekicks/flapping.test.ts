@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Etcd3 } from 'etcd3';
-import { dockerAvailable, ensureTestImage, removeTestContainers, runContainer, TestEtcd, waitFor } from '../../harness/index.js';
+import { dockerAvailable, ensureTestImage, freePort, removeTestContainers, runContainer, TestEtcd, waitFor } from '../../harness/index.js';
 import { nodeRecords, startDockerSidekick, uniqueName, waitForLog, waitForNode, type SidekickProcess } from './helpers.js';
 
 describe('sidekick docker: restart loops are damped (real dockerd, real etcd)', function () {
@@ -50,7 +50,8 @@ describe('sidekick docker: restart loops are damped (real dockerd, real etcd)', 
 
   it('a held-back container is published once it has stayed up for --flap-hold', async function () {
     this.timeout(120_000);
-    const sk = sidekick(['--flap-restarts', '2', '--flap-hold', '5s']);
+    const port = await freePort();
+    const sk = sidekick(['--flap-restarts', '2', '--flap-hold', '5s', '--metrics-port', String(port)]);
     const c = await runContainer({ labels: { SERVICE_NAME: uniqueName('settle') }, publish: [80] });
     const id = (await c.inspect()).Id.slice(0, 12);
     await waitForNode(client, sk.node, (rs) => rs.length === 1, 'published at its first start');
@@ -61,5 +62,7 @@ describe('sidekick docker: restart loops are damped (real dockerd, real etcd)', 
     // The second run's record goes at its die; the third run's is not written while held.
     await waitForNode(client, sk.node, (rs) => rs.length === 0, 'no record while held', 10_000);
     await waitForNode(client, sk.node, (rs) => rs.length === 1 && rs[0]!.container === id, 'published after the hold', 30_000);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.match(metrics, /^beacon_sidekick_flaps_held_total 1$/m);
   });
 });
