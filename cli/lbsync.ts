@@ -19,6 +19,7 @@ import {
 import { createElbv2Output, parseElbv2Options, withElbv2Options, type Elbv2Flags, type Elbv2Output } from '../lbsync/elbv2/index.js';
 import type { Output } from '../lbsync/output.js';
 import { DEFAULT_STATUS_PORT, feedStatus, StatusModel, StatusServer } from '../lbsync/status/index.js';
+import { isFatal, untilStop } from './daemon-signals.js';
 import { durationArg, EXIT, etcdContext, runCommand, UsageError, withEtcdOptions, withMetricsOptions, type EtcdOptions, type MetricsOptions } from './common.js';
 import type { Logger } from './logger.js';
 import { serveMetrics } from './metrics-server.js';
@@ -179,18 +180,18 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
         const url = `http://${at.family === 'IPv6' ? `[${at.address}]` : at.address}:${at.port}/`;
         log.info({ url }, `serving the status page on ${url}`);
       }
+      // From here on SIGHUP, SIGPIPE and SIGUSR1 are survived with a log line, and a crash still cleans up.
+      const stopping = untilStop(log, 'lbsync');
       await daemon.start();
       const targets = outputs.map((o) => (o.name === 'nginx' && settings.output ? settings.output.file : o.name)).join(' and ');
       log.info({ mode: settings.output?.mode, file: settings.output?.file, elbv2: !!elbv2Options, wait: merged.wait, health: merged.health }, `started lbsync for ${targets}`);
-      await new Promise<void>((done) => {
-        process.once('SIGINT', done);
-        process.once('SIGTERM', done);
-      });
-      log.info('stopping lbsync');
+      const reason = await stopping;
+      log.info({ reason }, `stopping lbsync on ${reason}`);
       await daemon.stop();
       await status?.close();
       server?.close();
       client.close();
+      return isFatal(reason) ? EXIT.failure : EXIT.ok;
     }, log);
   });
   return cmd;

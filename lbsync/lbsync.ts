@@ -4,6 +4,7 @@ import {
   PrefixWatcher,
   RecordView,
   recordId,
+  type PrefixWatcherEvents,
   type Problem,
   type ResyncReason,
   type ServiceRecord,
@@ -27,9 +28,14 @@ export type HealthMode =
       scheduler?: HealthScheduler;
     };
 
+/** What lbsync follows: a PrefixWatcher's events, start and stop. */
+export type RecordSource = Pick<EventEmitter<PrefixWatcherEvents>, 'on'> & Pick<PrefixWatcher, 'start' | 'stop'>;
+
 export interface LbSyncOptions {
   client: Etcd3;
   prefix: string;
+  /** Where records come from; a PrefixWatcher on `client` unless given (unit tests feed their own). */
+  source?: RecordSource;
   outputs: Output[];
   wait: WaitWindow;
   services?: string[];
@@ -71,7 +77,7 @@ export interface LbSyncEvents {
  */
 export class LbSync extends EventEmitter<LbSyncEvents> {
   private readonly view: RecordView;
-  private readonly watcher: PrefixWatcher;
+  private readonly watcher: RecordSource;
   private readonly coalescer: Coalescer;
   private readonly scheduler: HealthScheduler | undefined;
   private readonly ownsScheduler: boolean;
@@ -93,7 +99,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.clock = options.clock ?? systemClock;
     this.stableSince = this.clock.now();
     this.view = new RecordView(options.prefix);
-    this.watcher = new PrefixWatcher({ client: options.client, prefix: options.prefix, waitForEtcd: true, ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}) });
+    this.watcher = options.source ?? new PrefixWatcher({ client: options.client, prefix: options.prefix, waitForEtcd: true, ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}) });
     this.coalescer = new Coalescer(() => this.applyAll(), options.wait, this.clock);
     if (options.health.enabled) {
       this.scheduler = options.health.scheduler ?? new HealthScheduler();
