@@ -269,7 +269,7 @@ function logEvents(daemon: LbSync, log: Logger): void {
     const now = new Set<string>();
     for (const q of outcome.quarantined ?? []) {
       now.add(`${output}/${q.service}`);
-      if (!quarantined.has(`${output}/${q.service}`)) log.warn({ output, service: q.service }, `quarantined ${q.service}: ${q.reason}; its last good block stays, everything else is applied`);
+      if (!quarantined.has(`${output}/${q.service}`)) log.warn({ output, service: q.service }, `quarantined ${q.service}: ${q.reason}`);
     }
     for (const key of quarantined) {
       const [out, service] = key.split('/') as [string, string];

@@ -208,7 +208,7 @@ export class NginxOutput implements Output {
     }
     const now = Date.now();
     const since = released.get(service) ?? now;
-    this.quarantine.set(service, { service, reason: `nginx refused its block: ${message}`, since, retryAt: now + quarantineMs, pool: poolKey(pool), clash: false, stand: 'last-good' });
+    this.quarantine.set(service, { service, reason: `nginx refused its block, so its last good one stays (tried again in ${Math.round(quarantineMs / 1000)}s or when its endpoints change): ${message}`, since, retryAt: now + quarantineMs, pool: poolKey(pool), clash: false, stand: 'last-good' });
     return true;
   }
 
