@@ -17,6 +17,7 @@ export * from './nginx/edit-in-place.js';
 export * from './nginx/blame.js';
 export * from './nginx/user-upstreams.js';
 export * from './nginx/sticky-names.js';
+export * from './nginx/quarantine.js';
 export * from './nginx/conf-scanner.js';
 export * from './nginx/command.js';
 export * from './nginx/include-shadow.js';

@@ -9,6 +9,7 @@ import { blameService } from './nginx/blame.js';
 import { scanConf, walkConf } from './nginx/conf-scanner.js';
 import { editUpstreams } from './nginx/edit-in-place.js';
 import { assembleOwned, MANAGED_MARK, renderService, type RenderOptions, type RenderProblem, type ServiceBlocks, type ServiceSpan } from './nginx/render.js';
+import { ServiceQuarantine } from './nginx/quarantine.js';
 import { StickyNames } from './nginx/sticky-names.js';
 import { userUpstreams, type UserUpstream, type UserUpstreams } from './nginx/user-upstreams.js';
 import { CommandReloader, ContainerReloader, PidReloader, type Reloader } from './nginx/reloader.js';
@@ -34,28 +35,6 @@ export interface NginxOutputOptions {
 }
 
 const HOST_NOT_FOUND = /host not found in upstream "([^"]+)"/;
-
-/** A service whose block nginx refused: it keeps its last good block until `retryAt` or until its pool changes. */
-export interface QuarantinedService {
-  service: string;
-  /** nginx's words, or the name clash. */
-  reason: string;
-  /** ms since the epoch. */
-  since: number;
-  retryAt: number;
-}
-
-interface Quarantine extends QuarantinedService {
-  /** The pool it failed with: a changed pool is tried again at once. */
-  pool: string;
-  clash: boolean;
-  /**
-   * What stands in for it in the owned file: its last good blocks, then (if
-   * nginx refuses those too, or there are none) a bare 502 placeholder
-   * upstream so a proxy_pass to it stays valid, then nothing.
-   */
-  stand: 'last-good' | 'placeholder' | 'nothing';
-}
 
 /** How long a quarantined service (or a left-out host) waits before it is tried again. */
 const QUARANTINE_MS = 10_000;
@@ -88,14 +67,13 @@ export class NginxOutput implements Output {
   private readonly activator: NginxActivator;
   private readonly sticky = new StickyNames(STICKY_MS, STICKY_MAX);
   private readonly badHosts = new Map<string, number>();
-  private readonly quarantine = new Map<string, Quarantine>();
+  private readonly quarantine: ServiceQuarantine;
   /** Owned-file mode: each service's blocks as nginx last accepted them. */
   private readonly lastGood = new Map<string, ServiceBlocks>();
-  /** When each current name clash was first seen, so a re-check does not reset it. */
-  private readonly clashSince = new Map<string, number>();
   private user: UserUpstreams = { names: new Map(), references: new Set(), errors: [] };
 
   constructor(private readonly options: NginxOutputOptions) {
+    this.quarantine = new ServiceQuarantine(options.quarantineMs ?? QUARANTINE_MS);
     this.activator = new NginxActivator({
       file: options.file,
       testArgv: options.testArgv,
@@ -129,18 +107,7 @@ export class NginxOutput implements Output {
     const warnings: string[] = [];
     const now = Date.now();
     for (const [host, until] of this.badHosts) if (until <= now) this.badHosts.delete(host);
-    let due = false;
-    /** Services let out for another try, with when they went in: one refused again keeps its start. */
-    const released = new Map<string, number>();
-    for (const [service, q] of this.quarantine) {
-      const pool = view.pools.find((p) => p.service === service);
-      if (q.retryAt <= now) due = true;
-      // A name clash does not go away with new endpoints, only with a config change (looked for when due).
-      if (q.retryAt <= now || (!q.clash && (!pool || poolKey(pool) !== q.pool))) {
-        this.quarantine.delete(service);
-        released.set(service, q.since);
-      }
-    }
+    const due = this.quarantine.startRound(view.pools, now);
     if (due && this.options.mode === 'owned') this.scanUserConfig();
     for (let attempt = 0; ; attempt++) {
       const rendered = await this.render(view);
@@ -148,25 +115,25 @@ export class NginxOutput implements Output {
         const result = await this.activator.activate(rendered.text);
         const present = new Set(view.pools.map((p) => p.service));
         for (const b of rendered.fresh) this.lastGood.set(b.service, b);
-        for (const name of this.lastGood.keys()) if (!present.has(name) && !this.quarantine.has(name)) this.lastGood.delete(name);
+        for (const name of this.lastGood.keys()) if (!present.has(name) && !this.quarantine.standIn(name)) this.lastGood.delete(name);
         this.sticky.note(rendered.upstreams, present, this.user.references, Date.now());
         const what = `${rendered.upstreams.length} upstream${rendered.upstreams.length === 1 ? '' : 's'}, ${rendered.members} server${rendered.members === 1 ? '' : 's'}`;
         const detail = !result.reloaded
           ? `unchanged (${what})`
           : `reloaded nginx (${what}; test ${Math.round(result.timings.testMs)}ms, reload ${Math.round(result.timings.reloadMs)}ms${result.confirmed ? ', new workers up' : ', unconfirmed'})`;
-        const quarantined = [...this.quarantine.values()].map(({ service, reason, since, retryAt }) => ({ service, reason, since, retryAt }));
-        const retries = [...this.quarantine.values(), ...[...this.badHosts.values()].map((retryAt) => ({ retryAt }))].map((q) => q.retryAt - Date.now());
+        const retries = [this.quarantine.nextRetryIn(Date.now()) ?? Infinity, ...[...this.badHosts.values()].map((retryAt) => retryAt - Date.now())];
+        const retryInMs = Math.max(0, Math.min(...retries));
         return {
           changed: result.reloaded,
           detail,
           warnings: unique([...warnings, ...this.user.errors, ...rendered.problems.map(problemText)]),
-          quarantined,
-          ...(retries.length ? { retryInMs: Math.max(0, Math.min(...retries)) } : {}),
+          quarantined: this.quarantine.list(),
+          ...(Number.isFinite(retryInMs) ? { retryInMs } : {}),
         };
       } catch (err) {
         if (!(err instanceof NginxValidationError) || attempt >= 16) throw err;
         if (this.options.mode === 'owned') this.scanUserConfig();
-        if (!this.isolate(err.nginxMessage, view, rendered, warnings, released)) throw err;
+        if (!this.isolate(err.nginxMessage, view, rendered, warnings)) throw err;
       }
     }
   }
@@ -180,8 +147,8 @@ export class NginxOutput implements Output {
    * points at nothing lbsync can leave out: the failure is then the user's
    * config or the whole file, and the apply fails as a whole.
    */
-  private isolate(message: string, view: PoolView, rendered: Candidate, warnings: string[], released: ReadonlyMap<string, number>): boolean {
-    const quarantineMs = this.options.quarantineMs ?? QUARANTINE_MS;
+  private isolate(message: string, view: PoolView, rendered: Candidate, warnings: string[]): boolean {
+    const quarantineMs = this.quarantine.holdMs;
     const host = HOST_NOT_FOUND.exec(message)?.[1];
     if (host) {
       const bare = host.replace(/:\d+$/, '');
@@ -199,17 +166,7 @@ export class NginxOutput implements Output {
     const service = blameService(message, this.options.file, rendered.spans, rendered.upstreams);
     if (!service) return false;
     const pool = view.pools.find((p) => p.service === service) ?? { service, endpoints: [], members: [], failOpen: false };
-    const held = this.quarantine.get(service);
-    if (held) {
-      // What stands in for it no longer fits the config around it: step down (owned file).
-      if (this.options.mode !== 'owned' || held.stand === 'nothing') return false;
-      held.stand = held.stand === 'last-good' && this.lastGood.has(service) ? 'placeholder' : 'nothing';
-      return true;
-    }
-    const now = Date.now();
-    const since = released.get(service) ?? now;
-    this.quarantine.set(service, { service, reason: `nginx refused its block, so its last good one stays (tried again in ${Math.round(quarantineMs / 1000)}s or when its endpoints change): ${message}`, since, retryAt: now + quarantineMs, pool: poolKey(pool), clash: false, stand: 'last-good' });
-    return true;
+    return this.quarantine.refuse(pool, message, Date.now(), { allowed: this.options.mode === 'owned', hasLastGood: this.lastGood.has(service) });
   }
 
   private async render(view: PoolView): Promise<Candidate> {
@@ -218,7 +175,7 @@ export class NginxOutput implements Output {
     if (this.options.mode === 'owned') return { ...this.renderOwned(pools), members };
     const only = this.options.services;
     const source = await readFile(this.options.file);
-    const r = editUpstreams(source, { ...view, pools }, { ...this.options.render, ...(only ? { services: only } : {}), keep: [...this.quarantine.keys()] }, this.options.file);
+    const r = editUpstreams(source, { ...view, pools }, { ...this.options.render, ...(only ? { services: only } : {}), keep: this.quarantine.names() }, this.options.file);
     const problems = [...r.problems];
     for (const name of r.missing) problems.push({ service: name, reason: `has no "upstream ${name} { }" block in ${this.options.file}; add one with a "${MANAGED_MARK}" line in it for lbsync to manage` });
     return { text: r.text, upstreams: r.managed, spans: r.spans, members, problems, fresh: [] };
@@ -242,11 +199,12 @@ export class NginxOutput implements Output {
         this.noteClash(pool, clash);
         continue;
       }
-      const held = this.quarantine.get(pool.service);
-      if (held) {
-        const good = held.stand === 'last-good' ? this.lastGood.get(pool.service) : undefined;
-        const stand = good ?? (held.stand !== 'nothing' ? renderService({ service: pool.service, endpoints: [], members: [], failOpen: false }, {}, []) : undefined);
-        if (stand) blocks.push(good ?? { ...stand, servers: [] });
+      const stand = this.quarantine.standIn(pool.service);
+      if (stand) {
+        const good = stand === 'last-good' ? this.lastGood.get(pool.service) : undefined;
+        const placeholder = !good && stand !== 'nothing' ? renderService({ service: pool.service, endpoints: [], members: [], failOpen: false }, {}, []) : undefined;
+        if (good) blocks.push(good);
+        else if (placeholder) blocks.push({ ...placeholder, servers: [] });
         continue;
       }
       const b = renderService(pool, this.options.render ?? {}, problems);
@@ -263,11 +221,7 @@ export class NginxOutput implements Output {
       clash.kind === 'upstream'
         ? `its name clashes with the user's own "upstream ${clash.name}" at ${clash.where}; not written (rename the service or that upstream)`
         : `its name clashes with the implicit upstream of a *_pass to ${clash.name}:PORT at ${clash.where}; not written (rename the service, or route there through lbsync's upstream without a port)`;
-    if (this.quarantine.get(pool.service)?.reason === reason) return;
-    const now = Date.now();
-    const since = this.clashSince.get(pool.service) ?? now;
-    this.clashSince.set(pool.service, since);
-    this.quarantine.set(pool.service, { service: pool.service, reason, since, retryAt: now + (this.options.quarantineMs ?? QUARANTINE_MS), pool: poolKey(pool), clash: true, stand: 'nothing' });
+    this.quarantine.clash(pool, reason, Date.now());
   }
 
   /** Re-reads the include chain for the names the user's config claims (owned-file mode). */
@@ -277,8 +231,7 @@ export class NginxOutput implements Output {
     const before = this.user.errors.filter((e) => e.includes('the old '));
     this.user = userUpstreams(main, this.options.file, { read: (p) => readFileSync(p, 'utf8'), glob: (p) => globSync(p).sort() });
     this.user.errors.unshift(...before);
-    for (const [service, q] of this.quarantine) if (q.clash && !this.user.names.has(service)) this.quarantine.delete(service);
-    for (const service of this.clashSince.keys()) if (!this.user.names.has(service)) this.clashSince.delete(service);
+    this.quarantine.clashesGone((service) => this.user.names.has(service));
   }
 
   private withoutBadHosts(pool: ServicePool): ServicePool {
@@ -330,11 +283,6 @@ interface Candidate {
   problems: RenderProblem[];
   /** Owned-file mode: the services rendered from the view this time (not kept from before). */
   fresh: ServiceBlocks[];
-}
-
-/** What a pool would render from: a quarantined service whose key changes is tried again. */
-function poolKey(pool: ServicePool): string {
-  return pool.members.map((r) => `${r.instance}@${r.host}:${r.port}:${JSON.stringify(r.meta ?? {})}`).sort().join(',');
 }
 
 function isServiceName(name: string): boolean {
