@@ -70,6 +70,8 @@ export class NginxOutput implements Output {
   private readonly quarantine: ServiceQuarantine;
   /** Owned-file mode: each service's blocks as nginx last accepted them. */
   private readonly lastGood = new Map<string, ServiceBlocks>();
+  /** What start() could not read (reported with every apply, so logged once). */
+  private readonly startProblems: string[] = [];
   private user: UserUpstreams = { names: new Map(), references: new Set(), errors: [] };
 
   constructor(private readonly options: NginxOutputOptions) {
@@ -91,7 +93,7 @@ export class NginxOutput implements Output {
         try {
           for (const d of walkConf(scanConf(live, this.options.file))) if (d.name === 'upstream' && d.args[0]) this.sticky.add(d.args[0], Date.now());
         } catch (err) {
-          this.user.errors.push(`cannot read the upstream names of the old ${this.options.file}: ${(err as Error).message}`);
+          this.startProblems.push(`cannot read the upstream names of the old ${this.options.file}: ${(err as Error).message}`);
         }
       }
       this.scanUserConfig();
@@ -126,7 +128,7 @@ export class NginxOutput implements Output {
         return {
           changed: result.reloaded,
           detail,
-          warnings: unique([...warnings, ...this.user.errors, ...rendered.problems.map(problemText)]),
+          warnings: unique([...warnings, ...this.startProblems, ...this.user.errors, ...rendered.problems.map(problemText)]),
           quarantined: this.quarantine.list(),
           ...(Number.isFinite(retryInMs) ? { retryInMs } : {}),
         };
@@ -228,9 +230,7 @@ export class NginxOutput implements Output {
   private scanUserConfig(): void {
     const main = this.activator.mainConfPath;
     if (!main) return;
-    const before = this.user.errors.filter((e) => e.includes('the old '));
     this.user = userUpstreams(main, this.options.file, { read: (p) => readFileSync(p, 'utf8'), glob: (p) => globSync(p).sort() });
-    this.user.errors.unshift(...before);
     this.quarantine.clashesGone((service) => this.user.names.has(service));
   }
 
@@ -245,6 +245,14 @@ export class NginxOutput implements Output {
     switch (via.kind) {
       case 'command': {
         const pidFile = via.pidFile ?? pidFileOf(main, this.options.testArgv);
+        if (!via.pidFile) {
+          // pidFileOf says nothing when the main config does not parse; say it here, since reloads then go unconfirmed.
+          try {
+            scanConf(readFileSync(main), main);
+          } catch (err) {
+            this.startProblems.push(`cannot read ${main} for its pid file, so reloads are not confirmed: ${(err as Error).message}`);
+          }
+        }
         // `nginx -s reload` only reads the pid file and sends SIGHUP; doing that
         // ourselves saves starting a process on every apply, which is most of a
         // reload's cost. Anything else the operator configured is run as given.
