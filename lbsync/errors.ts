@@ -26,3 +26,10 @@ export class NginxConfError extends LbsyncError {
     super('BEACON_NGINX_CONF', file ? `${file}: ${message}` : message);
   }
 }
+
+/** lbsync could not write a file nginx reads (read-only or full disk, permission); nothing live changed. */
+export class NginxWriteError extends LbsyncError {
+  constructor(readonly file: string, cause: unknown) {
+    super('BEACON_NGINX_WRITE', `cannot write ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, recoverable: true });
+  }
+}

@@ -16,6 +16,8 @@ export * from './nginx/render.js';
 export * from './nginx/edit-in-place.js';
 export * from './nginx/conf-scanner.js';
 export * from './nginx/command.js';
+export * from './nginx/nginx-argv.js';
+export * from './nginx/layout.js';
 export * from './nginx/include-shadow.js';
 export * from './nginx/reloader.js';
 export * from './nginx/activator.js';

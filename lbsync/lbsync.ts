@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import {
+  Backoff,
+  isRecoverable,
   PrefixWatcher,
   RecordView,
   recordId,
@@ -38,7 +40,17 @@ export interface LbSyncOptions {
   health: HealthMode;
   /** Periodic full list-and-diff, as a guard against anything missed. */
   resyncMs?: number;
+  /** Backoff for retrying an output whose apply failed recoverably (default 250 ms doubling to 5 s). */
+  retry?: { initialMs: number; maxMs: number };
   clock?: Clock;
+}
+
+/** An output whose last apply failed recoverably: when it is tried again, and since when its change waits. */
+interface Retry {
+  backoff: Backoff;
+  timer?: unknown;
+  /** When the first change this output has not applied yet arrived (for the latency it reports on success). */
+  since: number | undefined;
 }
 
 /** lbsync's events; the CLI logs them, the metrics count them, lbsync itself never logs. */
@@ -51,8 +63,12 @@ export interface LbSyncEvents {
   warning: [output: string, message: string];
   /** An output applied a view; `latencyMs` runs from the first change it includes. */
   applied: [output: string, outcome: ApplyOutcome, latencyMs: number | undefined];
-  /** An output refused or failed to apply; it kept its last good state. */
-  rejected: [output: string, err: Error];
+  /**
+   * An output refused or failed to apply; it kept its last good state. A
+   * recoverable failure is tried again in `retryInMs` (with backoff, until
+   * it succeeds); otherwise on the next change.
+   */
+  rejected: [output: string, err: Error, retryInMs: number | undefined];
   /** The view every apply used. */
   view: [view: PoolView];
   /** An endpoint's health state changed. */
@@ -66,8 +82,10 @@ export interface LbSyncEvents {
 /**
  * The daemon: follows the prefix (PrefixWatcher → RecordView), health-checks
  * the endpoints that could serve, coalesces bursts and drives every output
- * with the same view. An output that fails keeps its last good state and is
- * tried again on the next change; it never holds the others back.
+ * with the same view. An output that fails keeps its last good state and
+ * never holds the others back; a recoverable failure (nginx down, a failed
+ * reload, a full disk) is retried on its own with backoff until it succeeds,
+ * so a quiet system converges once the cause goes away.
  */
 export class LbSync extends EventEmitter<LbSyncEvents> {
   private readonly view: RecordView;
@@ -85,6 +103,11 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private readonly services = new Map<string, Map<string, ServiceRecord>>();
   private lastView: PoolView | undefined;
   private started = false;
+  private stopped = false;
+  /** Outputs waiting to be retried after a recoverable failure. */
+  private readonly retries = new Map<Output, Retry>();
+  /** Outputs whose retry timer fired: the next apply includes them even when nothing changed. */
+  private readonly retryDue = new Set<Output>();
 
   constructor(private readonly options: LbSyncOptions) {
     super();
@@ -109,7 +132,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     }
     this.watcher.on('snapshot', (kvs, revision, reason) => {
       this.revision = revision;
-      this.stableSince = this.clock.now();
+      // A periodic list follows an unbroken watch: the view is no younger for it.
+      if (reason !== 'periodic') this.stableSince = this.clock.now();
       this.absorb(this.view.reset(kvs));
       this.emit('resynced', reason, this.view.size, revision);
       this.markDirty();
@@ -190,6 +214,9 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    for (const r of this.retries.values()) if (r.timer !== undefined) this.clock.clearTimer(r.timer);
+    this.retries.clear();
     await this.watcher.stop();
     this.coalescer.stop();
     await this.coalescer.idle();
@@ -268,6 +295,10 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private async applyAll(): Promise<void> {
     const since = this.dirtySince;
     this.dirtySince = undefined;
+    // A change goes to every output; a retry timer alone only to the outputs it is for.
+    const outputs = since !== undefined ? this.options.outputs : this.options.outputs.filter((o) => this.retryDue.has(o));
+    this.retryDue.clear();
+    if (outputs.length === 0) return;
     const view = this.currentView();
     this.lastView = view;
     const nowFailOpen = new Set(view.pools.filter((p) => p.failOpen).map((p) => p.service));
@@ -276,16 +307,48 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.failOpen = nowFailOpen;
     this.emit('view', view);
     await Promise.all(
-      this.options.outputs.map(async (output) => {
+      outputs.map(async (output) => {
+        const retry = this.retries.get(output);
+        const from = retry?.since ?? since;
         try {
           const outcome = await output.apply(view);
+          this.clearRetry(output);
           this.reportWarnings(output.name, outcome.warnings ?? []);
-          this.emit('applied', output.name, outcome, since === undefined ? undefined : this.clock.now() - since);
+          this.emit('applied', output.name, outcome, from === undefined ? undefined : this.clock.now() - from);
         } catch (err) {
-          this.emit('rejected', output.name, err as Error);
+          this.emit('rejected', output.name, err as Error, this.scheduleRetry(output, err, from));
         }
       }),
     );
+  }
+
+  /** Arms a retry with backoff for a recoverable failure; returns its delay, or undefined when only a change can help. */
+  private scheduleRetry(output: Output, err: unknown, since: number | undefined): number | undefined {
+    if (!isRecoverable(err) || this.stopped) {
+      this.clearRetry(output);
+      return undefined;
+    }
+    let retry = this.retries.get(output);
+    if (!retry) {
+      retry = { backoff: new Backoff(this.options.retry?.initialMs ?? 250, this.options.retry?.maxMs ?? 5000), since };
+      this.retries.set(output, retry);
+    }
+    retry.since ??= since;
+    if (retry.timer !== undefined) this.clock.clearTimer(retry.timer);
+    const delay = retry.backoff.next();
+    retry.timer = this.clock.setTimer(() => {
+      retry.timer = undefined;
+      this.retryDue.add(output);
+      this.coalescer.notify();
+    }, delay);
+    return delay;
+  }
+
+  private clearRetry(output: Output): void {
+    const retry = this.retries.get(output);
+    if (retry?.timer !== undefined) this.clock.clearTimer(retry.timer);
+    this.retries.delete(output);
+    this.retryDue.delete(output);
   }
 
   private reportWarnings(output: string, warnings: string[]): void {
