@@ -274,11 +274,12 @@ function logRejection(log: Logger, output: string, err: Error, retryInMs?: numbe
 }
 
 /**
- * Logs an output's failures: the first of a run of retries and every new
- * reason at error level, the same reason again at debug (a retry every few
- * seconds is not a new state), and the recovery once it applies.
+ * Logs an output's failures and its recovery: the first failure of a run of
+ * retries and every new reason at error level, the same reason again at
+ * debug (a retry every few seconds is not a new state), and the apply that
+ * ends the run as "recovered".
  */
-function logFailures(daemon: LbSync, log: Logger): void {
+function logApplies(daemon: LbSync, log: Logger): void {
   const failing = new Map<string, string>();
   daemon.on('rejected', (output, err, retryInMs) => {
     // The ELBv2 output reports its own failures (per group, also on timer passes).
@@ -287,20 +288,17 @@ function logFailures(daemon: LbSync, log: Logger): void {
     failing.set(output, err.message);
     logRejection(log, output, err, retryInMs, repeated ? 'debug' : 'error');
   });
-  daemon.on('applied', (output, outcome) => {
-    if (!failing.delete(output)) return;
-    log.info({ output }, `recovered ${output}: ${outcome.detail}`);
+  daemon.on('applied', (output, outcome, latencyMs) => {
+    const fields = { output, latencyMs: latencyMs === undefined ? undefined : Math.round(latencyMs) };
+    if (failing.delete(output)) log.info(fields, `recovered ${output}: ${outcome.detail}`);
+    else if (outcome.changed) log.info(fields, outcome.detail);
+    else log.debug(fields, outcome.detail);
   });
 }
 
 /** One log line per state change, each starting with a verb. */
 function logEvents(daemon: LbSync, log: Logger): void {
-  daemon.on('applied', (output, outcome, latencyMs) => {
-    const fields = { output, latencyMs: latencyMs === undefined ? undefined : Math.round(latencyMs) };
-    if (outcome.changed) log.info(fields, outcome.detail);
-    else log.debug(fields, outcome.detail);
-  });
-  logFailures(daemon, log);
+  logApplies(daemon, log);
   daemon.on('warning', (output, message) => log.warn({ output }, `skipped ${message}`));
   daemon.on('problem', (p) => log.warn({ key: p.key, reason: p.reason }, `skipped ${p.key}: ${p.reason}`));
   daemon.on('resynced', (reason, records, revision) => log[reason === 'periodic' ? 'debug' : 'info']({ reason, records, revision }, `listed ${records} records at revision ${revision} (${reason})`));

@@ -149,7 +149,7 @@ export class NginxActivator {
     try {
       await reloader.reload();
     } catch (err) {
-      const back = await this.rollBack();
+      const back = await this.rollBack((err as Error).message);
       throw new NginxReloadError(`${(err as Error).message}${back.note}`, back.done, { cause: err });
     }
     if (!before) return false;
@@ -177,7 +177,7 @@ export class NginxActivator {
    * Returns whether the file changed back, and what happened as a clause
    * for the error message.
    */
-  private async rollBack(): Promise<{ done: boolean; note: string }> {
+  private async rollBack(failure?: string): Promise<{ done: boolean; note: string }> {
     try {
       if (this.lastGood === undefined) {
         if (this.hadFile) return { done: false, note: '' };
@@ -194,7 +194,8 @@ export class NginxActivator {
       await this.reloader!.reload();
       return { done: true, note: '; rolled back to the last good config and reloaded nginx' };
     } catch (err) {
-      return { done: true, note: `; rolled back to the last good config (nginx could not be reloaded either: ${(err as Error).message})` };
+      const why = (err as Error).message === failure ? '' : `: ${(err as Error).message}`;
+      return { done: true, note: `; rolled back to the last good config (nginx could not be reloaded either${why})` };
     }
   }
 
