@@ -20,10 +20,14 @@ export class NginxReloadError extends LbsyncError {
   }
 }
 
-/** A user's nginx config could not be parsed or located (edit-in-place, include chain). */
+/**
+ * A user's nginx config could not be parsed or located (edit-in-place,
+ * include chain). Recoverable: the operator fixing their own file is enough,
+ * so lbsync retries rather than wait for an unrelated change.
+ */
 export class NginxConfError extends LbsyncError {
   constructor(message: string, readonly file?: string) {
-    super('BEACON_NGINX_CONF', file ? `${file}: ${message}` : message);
+    super('BEACON_NGINX_CONF', file ? `${file}: ${message}` : message, { recoverable: true });
   }
 }
 

@@ -119,6 +119,29 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
     });
   });
 
+  describe('edit-in-place of a file the operator left unreadable for a moment', () => {
+    const stack = new Stack();
+    before(() => stack.start());
+    after(() => stack.stop());
+
+    it('retries a config it cannot parse and applies once the operator has fixed it, with no new record', async () => {
+      const { proc, log } = lbsyncAlone(stack, ['--health', 'off', '--nginx-edit', stack.conf, '--services', 'web'], 'edit-broken');
+      await waitForLog(log, /^started lbsync/);
+      await stack.put('web', 'a', '127.0.0.1', backends.ports[0]!);
+      await waitFor(async () => (await stack.get()).body === 'r0', 10_000, 'r0 through nginx');
+      const fixed = stack.liveConf();
+      // Half-saved by an editor: a block left open. nginx still runs the last good config.
+      writeFileSync(stack.conf, `${fixed}upstream admin {\n  server 127.0.0.1:1;\n`);
+      await stack.put('web', 'a', '127.0.0.1', backends.ports[1]!);
+      const line = await waitForLog(log, /^failed to apply nginx: .*is not closed.*retrying in \d+ms/);
+      assert.equal(line.code, 'BEACON_NGINX_CONF');
+      assert.equal((await stack.get()).body, 'r0');
+      writeFileSync(stack.conf, fixed);
+      await waitFor(async () => (await stack.get()).body === 'r1', 15_000, 'r1 once the file is whole again');
+      assert.ok(alive(proc));
+    });
+  });
+
   describe('a read-only or full disk under the file lbsync writes', () => {
     const stack = new Stack();
     let mount = '';
