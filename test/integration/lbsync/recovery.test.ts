@@ -42,6 +42,13 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
 
   const alive = (proc: Started) => proc.child.exitCode === null && proc.child.signalCode === null;
 
+  /** Waits for `check` after the cause of a failure went away, and prints how long lbsync took on its own. */
+  async function converges(what: string, check: () => Promise<boolean>): Promise<void> {
+    const fixedAt = performance.now();
+    await waitFor(check, 20_000, what);
+    console.log(`      converged ${Math.round(performance.now() - fixedAt)} ms after ${what}`);
+  }
+
   describe('nginx stopped under a running lbsync (main config with a pid directive)', () => {
     const stack = new Stack();
     let port = 0;
@@ -70,7 +77,7 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
 
       await stack.nginx.start(body(port));
       // No etcd change from here: lbsync's own retry must bring nginx in step.
-      await waitFor(async () => (await stack.get().catch(() => ({ body: '' }))).body === 'r1', 15_000, 'r1 through nginx after it came back');
+      await converges('nginx came back', async () => (await stack.get().catch(() => ({ body: '' }))).body === 'r1');
       await waitForLog(log, /^recovered nginx: reloaded nginx/);
       assert.ok(alive(proc));
     });
@@ -112,7 +119,7 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
       assert.ok((await stack.nginxAccepts()).ok, 'what is on disk is a config nginx accepts');
       await new Promise<void>((r) => busy.close(() => r()));
       // Nothing changes in etcd: the retry alone must make the side server live.
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => '')).trim() === 'r3', 20_000, 'the side server on the freed port');
+      await converges('the port was freed', async () => (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => '')).trim() === 'r3');
       await waitForLog(log, /^recovered nginx/);
       assert.ok(alive(proc));
       await stack.client.delete().key('/services/side/s1');
@@ -137,7 +144,7 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
       assert.equal(line.code, 'BEACON_NGINX_CONF');
       assert.equal((await stack.get()).body, 'r0');
       writeFileSync(stack.conf, fixed);
-      await waitFor(async () => (await stack.get()).body === 'r1', 15_000, 'r1 once the file is whole again');
+      await converges('the operator fixed the file', async () => (await stack.get()).body === 'r1');
       assert.ok(alive(proc));
     });
   });
@@ -172,7 +179,7 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
       assert.equal(ro.code, 'BEACON_NGINX_WRITE');
       assert.equal((await stack.get()).body, 'r4', 'nginx keeps the last good config');
       await run('mount', ['-o', 'remount,rw', mount]);
-      await waitFor(async () => (await stack.get()).body === 'r5', 15_000, 'r5 once the disk is writable again');
+      await converges('the disk was writable again', async () => (await stack.get()).body === 'r5');
 
       // Full: a dotfile (no include pattern reads it) takes every block.
       await run('dd', ['if=/dev/zero', `of=${join(mount, '.filler')}`, 'bs=64k']).catch(() => undefined);
@@ -182,7 +189,7 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
       assert.equal((await stack.get()).body, 'r5');
       assert.ok((await stack.nginxAccepts()).ok, 'what is on disk is still a config nginx accepts');
       rmSync(join(mount, '.filler'));
-      await waitFor(async () => (await stack.get()).body === 'r0', 15_000, 'r0 once the disk has room again');
+      await converges('the disk had room again', async () => (await stack.get()).body === 'r0');
       assert.deepEqual(staged(), []);
       assert.ok(alive(proc));
     });
