@@ -6,6 +6,7 @@
 export * from './output.js';
 export * from './errors.js';
 export * from './coalescer.js';
+export * from './retries.js';
 export * from './model.js';
 export * from './config.js';
 export * from './metrics.js';

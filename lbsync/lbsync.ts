@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import {
-  Backoff,
   isRecoverable,
   PrefixWatcher,
   RecordView,
@@ -15,6 +14,7 @@ import { HealthScheduler, resolveSpec, systemClock, type CheckResult, type Clock
 import { Coalescer, type WaitWindow } from './coalescer.js';
 import { allMembersPolicy, buildPoolView, healthPolicy, type HealthInfo } from './model.js';
 import type { ApplyOutcome, Output, PoolView } from './output.js';
+import { Retries, type RetryPolicy } from './retries.js';
 
 /** Health filtering: off, or on with the defaults and per-service overrides for resolveSpec. */
 export type HealthMode =
@@ -41,16 +41,8 @@ export interface LbSyncOptions {
   /** Periodic full list-and-diff, as a guard against anything missed. */
   resyncMs?: number;
   /** Backoff for retrying an output whose apply failed recoverably (default 250 ms doubling to 5 s). */
-  retry?: { initialMs: number; maxMs: number };
+  retry?: RetryPolicy;
   clock?: Clock;
-}
-
-/** An output whose last apply failed recoverably: when it is tried again, and since when its change waits. */
-interface Retry {
-  backoff: Backoff;
-  timer?: unknown;
-  /** When the first change this output has not applied yet arrived (for the latency it reports on success). */
-  since: number | undefined;
 }
 
 /** lbsync's events; the CLI logs them, the metrics count them, lbsync itself never logs. */
@@ -103,11 +95,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private readonly services = new Map<string, Map<string, ServiceRecord>>();
   private lastView: PoolView | undefined;
   private started = false;
-  private stopped = false;
-  /** Outputs waiting to be retried after a recoverable failure. */
-  private readonly retries = new Map<Output, Retry>();
-  /** Outputs whose retry timer fired: the next apply includes them even when nothing changed. */
-  private readonly retryDue = new Set<Output>();
+  /** Outputs waiting to be retried after a recoverable failure; a due one joins the next apply even when nothing changed. */
+  private readonly retries: Retries<Output>;
 
   constructor(private readonly options: LbSyncOptions) {
     super();
@@ -116,6 +105,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.view = new RecordView(options.prefix);
     this.watcher = new PrefixWatcher({ client: options.client, prefix: options.prefix, waitForEtcd: true, ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}) });
     this.coalescer = new Coalescer(() => this.applyAll(), options.wait, this.clock);
+    this.retries = new Retries(this.clock, () => this.coalescer.notify(), options.retry);
     if (options.health.enabled) {
       this.scheduler = options.health.scheduler ?? new HealthScheduler();
       this.ownsScheduler = !options.health.scheduler;
@@ -214,9 +204,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const r of this.retries.values()) if (r.timer !== undefined) this.clock.clearTimer(r.timer);
-    this.retries.clear();
+    this.retries.stop();
     await this.watcher.stop();
     this.coalescer.stop();
     await this.coalescer.idle();
@@ -296,8 +284,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     const since = this.dirtySince;
     this.dirtySince = undefined;
     // A change goes to every output; a retry timer alone only to the outputs it is for.
-    const outputs = since !== undefined ? this.options.outputs : this.options.outputs.filter((o) => this.retryDue.has(o));
-    this.retryDue.clear();
+    const due = this.retries.takeDue();
+    const outputs = since !== undefined ? this.options.outputs : this.options.outputs.filter((o) => due.has(o));
     if (outputs.length === 0) return;
     const view = this.currentView();
     this.lastView = view;
@@ -308,47 +296,18 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.emit('view', view);
     await Promise.all(
       outputs.map(async (output) => {
-        const retry = this.retries.get(output);
-        const from = retry?.since ?? since;
+        const from = this.retries.since(output) ?? since;
         try {
           const outcome = await output.apply(view);
-          this.clearRetry(output);
+          this.retries.clear(output);
           this.reportWarnings(output.name, outcome.warnings ?? []);
           this.emit('applied', output.name, outcome, from === undefined ? undefined : this.clock.now() - from);
         } catch (err) {
-          this.emit('rejected', output.name, err as Error, this.scheduleRetry(output, err, from));
+          if (!isRecoverable(err)) this.retries.clear(output);
+          this.emit('rejected', output.name, err as Error, isRecoverable(err) ? this.retries.failed(output, from) : undefined);
         }
       }),
     );
-  }
-
-  /** Arms a retry with backoff for a recoverable failure; returns its delay, or undefined when only a change can help. */
-  private scheduleRetry(output: Output, err: unknown, since: number | undefined): number | undefined {
-    if (!isRecoverable(err) || this.stopped) {
-      this.clearRetry(output);
-      return undefined;
-    }
-    let retry = this.retries.get(output);
-    if (!retry) {
-      retry = { backoff: new Backoff(this.options.retry?.initialMs ?? 250, this.options.retry?.maxMs ?? 5000), since };
-      this.retries.set(output, retry);
-    }
-    retry.since ??= since;
-    if (retry.timer !== undefined) this.clock.clearTimer(retry.timer);
-    const delay = retry.backoff.next();
-    retry.timer = this.clock.setTimer(() => {
-      retry.timer = undefined;
-      this.retryDue.add(output);
-      this.coalescer.notify();
-    }, delay);
-    return delay;
-  }
-
-  private clearRetry(output: Output): void {
-    const retry = this.retries.get(output);
-    if (retry?.timer !== undefined) this.clock.clearTimer(retry.timer);
-    this.retries.delete(output);
-    this.retryDue.delete(output);
   }
 
   private reportWarnings(output: string, warnings: string[]): void {
