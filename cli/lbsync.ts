@@ -284,8 +284,10 @@ function logApplies(daemon: LbSync, log: Logger): void {
   daemon.on('rejected', (output, err, retryInMs) => {
     // The ELBv2 output reports its own failures (per group, also on timer passes).
     if (output === 'elbv2') return;
-    const repeated = failing.get(output) === err.message;
-    failing.set(output, err.message);
+    // Numbers (nginx's pid#tid in its error log, timings) differ on every attempt; the reason does not.
+    const reason = `${(err as { code?: string }).code}:${err.message.replace(/\d+/g, '#')}`;
+    const repeated = failing.get(output) === reason;
+    failing.set(output, reason);
     logRejection(log, output, err, retryInMs, repeated ? 'debug' : 'error');
   });
   daemon.on('applied', (output, outcome, latencyMs) => {

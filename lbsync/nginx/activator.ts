@@ -211,7 +211,8 @@ export class NginxActivator {
         const buf = Buffer.alloc(length);
         await handle.read(buf, 0, length, offset);
         const lines = buf.toString('utf8').split('\n').filter((l) => /\[(emerg|alert|crit)\]/.test(l));
-        return lines.map((l) => l.replace(/^\S+ \S+ /, '')).join('; ') || undefined;
+        // nginx retries a failed bind() several times: one line per distinct reason.
+        return [...new Set(lines.map((l) => l.replace(/^\S+ \S+ /, '')))].join('; ') || undefined;
       } finally {
         await handle.close();
       }

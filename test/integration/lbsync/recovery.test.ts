@@ -109,7 +109,7 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
       const port = await new Promise<number>((resolve) => busy.listen(0, '127.0.0.1', () => resolve((busy.address() as { port: number }).port)));
       const cfg = join(stack.logs, 'bind.yaml');
       writeFileSync(cfg, `upstreams:\n  side:\n    servers: [{ listen: "127.0.0.1:${port}" }]\n`);
-      const { proc, log } = lbsyncAlone(stack, ['--health', 'off', '--config', cfg, '--confirm-timeout', '1s'], 'bind');
+      const { proc, log } = lbsyncAlone(stack, ['--health', 'off', '--config', cfg, '--confirm-timeout', '1s', '--log-level', 'debug'], 'bind');
       await waitForLog(log, /^started lbsync/);
       await waitForLog(log, /^(reloaded|unchanged)/);
       await stack.put('side', 's1', '127.0.0.1', backends.ports[3]!);
@@ -117,6 +117,10 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
       assert.match(line.msg, /Address already in use|bind/);
       assert.match(line.msg, /reloaded nginx.*retrying in \d+ms/);
       assert.ok((await stack.nginxAccepts()).ok, 'what is on disk is a config nginx accepts');
+      // Retries go on while the port is held; each attempt's nginx pids differ, yet it is one failure to the operator.
+      await waitFor(() => logLines(log).filter((l) => /^rolled back nginx config/.test(l.msg)).length >= 3, 20_000, 'three attempts');
+      const rolled = logLines(log).filter((l) => /^rolled back nginx config/.test(l.msg));
+      assert.deepEqual(rolled.map((l) => l.level), [50, ...rolled.slice(1).map(() => 20)], 'error once, then debug');
       await new Promise<void>((r) => busy.close(() => r()));
       // Nothing changes in etcd: the retry alone must make the side server live.
       await converges('the port was freed', async () => (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => '')).trim() === 'r3');
