@@ -44,8 +44,8 @@ export interface Activation {
  */
 export class NginxActivator {
   private layout: NginxLayout | undefined;
+  /** The text nginx last took from the live file (undefined: there was no file). */
   private lastGood: string | undefined;
-  private hadFile = false;
   /** True once nginx is known to run the live file; a failed reload clears it, so the same text is reloaded again. */
   private inSync = false;
   private readonly staged: string;
@@ -64,7 +64,6 @@ export class NginxActivator {
     await this.cleanStale();
     try {
       this.lastGood = await readFile(this.options.file, 'utf8');
-      this.hadFile = true;
     } catch {
       this.lastGood = undefined;
     }
@@ -135,21 +134,22 @@ export class NginxActivator {
     }
     const started = performance.now();
     this.inSync = false;
-    const confirmed = await this.reloadAndConfirm();
+    // What a rollback puts back: the bytes this call replaced (in edit-in-place
+    // they hold the operator's latest edits), else the last text nginx took.
+    const confirmed = await this.reloadAndConfirm(live !== text ? live : this.lastGood);
     this.lastGood = text;
-    this.hadFile = true;
     this.inSync = true;
     return { changed: live !== text, reloaded: true, confirmed, timings: { testMs, reloadMs: performance.now() - started } };
   }
 
-  private async reloadAndConfirm(): Promise<boolean> {
+  private async reloadAndConfirm(restore: string | undefined): Promise<boolean> {
     const reloader = this.reloader!;
     const before = await reloader.workers();
     const logStart = await sizeOf(this.layout?.errorLog);
     try {
       await reloader.reload();
     } catch (err) {
-      const back = await this.rollBack((err as Error).message);
+      const back = await this.rollBack(restore, (err as Error).message);
       throw new NginxReloadError(`${(err as Error).message}${back.note}`, back.done, { cause: err });
     }
     if (!before) return false;
@@ -163,7 +163,7 @@ export class NginxActivator {
       await delay(wait);
     }
     const why = await this.errorLogSince(logStart);
-    const back = await this.rollBack();
+    const back = await this.rollBack(restore);
     throw new NginxReloadError(
       `nginx did not start new workers within ${this.options.confirmTimeoutMs ?? 5000}ms after ${reloader.describe}${why ? `: ${why}` : ''}${back.note}`,
       back.done,
@@ -171,20 +171,19 @@ export class NginxActivator {
   }
 
   /**
-   * Puts the last good text back (atomically) so the file on disk matches
-   * what nginx ran, then reloads so nginx runs what is on disk (a reload
-   * that failed half-way, or timed out, may have loaded the new text).
+   * Puts `restore` back (atomically; undefined: no file) so the file on disk
+   * is the one nginx ran, then reloads so nginx runs what is on disk (a
+   * reload that failed half-way, or timed out, may have loaded the new text).
    * Returns whether the file changed back, and what happened as a clause
    * for the error message.
    */
-  private async rollBack(failure?: string): Promise<{ done: boolean; note: string }> {
+  private async rollBack(restore: string | undefined, failure?: string): Promise<{ done: boolean; note: string }> {
     try {
-      if (this.lastGood === undefined) {
-        if (this.hadFile) return { done: false, note: '' };
+      if ((await this.live()) === restore) return { done: false, note: '' };
+      if (restore === undefined) {
         await rm(this.options.file, { force: true });
       } else {
-        if ((await this.live()) === this.lastGood) return { done: false, note: '' };
-        await this.stage(this.lastGood);
+        await this.stage(restore);
         await this.promote();
       }
     } catch (err) {

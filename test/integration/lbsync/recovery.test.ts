@@ -132,7 +132,12 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
 
   describe('edit-in-place of a file the operator left unreadable for a moment', () => {
     const stack = new Stack();
-    before(() => stack.start());
+    let port = 0;
+    before(async () => {
+      port = await freePort();
+      stack.nginx.port = port;
+      await stack.start(body(port));
+    });
     after(() => stack.stop());
 
     it('retries a config it cannot parse and applies once the operator has fixed it, with no new record', async () => {
@@ -149,6 +154,22 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
       assert.equal((await stack.get()).body, 'r0');
       writeFileSync(stack.conf, fixed);
       await converges('the operator fixed the file', async () => (await stack.get()).body === 'r1');
+      assert.ok(alive(proc));
+    });
+
+    it("rolls back to the operator's latest bytes, not to an older copy, when a reload fails", async () => {
+      const { proc, log } = lbsyncAlone(stack, ['--health', 'off', '--nginx-edit', stack.conf, '--services', 'web'], 'edit-rollback');
+      await waitForLog(log, /^started lbsync/);
+      await waitForLog(log, /^(reloaded|unchanged)/);
+      // The operator edits the file by hand (no reload), then nginx goes away and a record changes.
+      writeFileSync(stack.conf, `${stack.liveConf()}# operator's note, written after lbsync's last apply\n`);
+      await stack.nginx.stop();
+      await stack.put('web', 'a', '127.0.0.1', backends.ports[2]!);
+      await waitForLog(log, /^rolled back nginx config: .*not running/);
+      assert.match(stack.liveConf(), /# operator's note/, 'the rollback kept the edit');
+      await stack.nginx.start(body(port));
+      await converges('nginx came back (edit-in-place)', async () => (await stack.get().catch(() => ({ body: '' }))).body === 'r2');
+      assert.match(stack.liveConf(), /# operator's note/);
       assert.ok(alive(proc));
     });
   });
