@@ -49,15 +49,20 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
     console.log(`      converged ${Math.round(performance.now() - fixedAt)} ms after ${what}`);
   }
 
-  describe('nginx stopped under a running lbsync (main config with a pid directive)', () => {
+  /** A stack whose nginx can be stopped and started again with the same main config (startNginxAgain). */
+  function restartableStack(): Stack {
     const stack = new Stack();
-    let port = 0;
     before(async () => {
-      port = await freePort();
-      stack.nginx.port = port;
-      await stack.start(body(port));
+      stack.nginx.port = await freePort();
+      await stack.start(body(stack.nginx.port));
     });
     after(() => stack.stop());
+    return stack;
+  }
+  const startNginxAgain = (stack: Stack) => stack.nginx.start(body(stack.nginx.port));
+
+  describe('nginx stopped under a running lbsync (main config with a pid directive)', () => {
+    const stack = restartableStack();
 
     it('survives a put while nginx is down (empty pid file), logs it, and converges once nginx is back', async () => {
       const { proc, log } = lbsyncAlone(stack, ['--health', 'off'], 'nginx-down');
@@ -75,7 +80,7 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
       assert.ok(alive(proc), `lbsync died while nginx was down (exit ${proc.child.exitCode}, signal ${proc.child.signalCode})`);
       assert.equal(logLines(log).filter((l) => /^(failed to apply|rolled back)/.test(l.msg)).length, 1, 'the same failure is logged once at error level, not once per retry');
 
-      await stack.nginx.start(body(port));
+      await startNginxAgain(stack);
       // No etcd change from here: lbsync's own retry must bring nginx in step.
       await converges('nginx came back', async () => (await stack.get().catch(() => ({ body: '' }))).body === 'r1');
       await waitForLog(log, /^recovered nginx: reloaded nginx/);
@@ -94,7 +99,7 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
       assert.match(line.msg, /retrying in/);
       assert.ok(alive(proc));
       rmSync(stack.nginx.pidFile, { force: true });
-      await stack.nginx.start(body(port));
+      await startNginxAgain(stack);
       await waitFor(async () => (await stack.get().catch(() => ({ body: '' }))).body === 'r2', 15_000, 'r2 after nginx came back');
     });
   });
@@ -131,14 +136,7 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
   });
 
   describe('edit-in-place of a file the operator left unreadable for a moment', () => {
-    const stack = new Stack();
-    let port = 0;
-    before(async () => {
-      port = await freePort();
-      stack.nginx.port = port;
-      await stack.start(body(port));
-    });
-    after(() => stack.stop());
+    const stack = restartableStack();
 
     it('retries a config it cannot parse and applies once the operator has fixed it, with no new record', async () => {
       const { proc, log } = lbsyncAlone(stack, ['--health', 'off', '--nginx-edit', stack.conf, '--services', 'web'], 'edit-broken');
@@ -167,7 +165,7 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
       await stack.put('web', 'a', '127.0.0.1', backends.ports[2]!);
       await waitForLog(log, /^rolled back nginx config: .*not running/);
       assert.match(stack.liveConf(), /# operator's note/, 'the rollback kept the edit');
-      await stack.nginx.start(body(port));
+      await startNginxAgain(stack);
       await converges('nginx came back (edit-in-place)', async () => (await stack.get().catch(() => ({ body: '' }))).body === 'r2');
       assert.match(stack.liveConf(), /# operator's note/);
       assert.ok(alive(proc));
