@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import {
+  isRecoverable,
   PrefixWatcher,
   RecordView,
   recordId,
@@ -14,6 +15,7 @@ import { HealthScheduler, resolveSpec, systemClock, type CheckResult, type Clock
 import { Coalescer, type WaitWindow } from './coalescer.js';
 import { allMembersPolicy, buildPoolView, healthPolicy, type HealthInfo } from './model.js';
 import type { ApplyOutcome, Output, PoolView } from './output.js';
+import { Retries, type RetryPolicy } from './retries.js';
 
 /** Health filtering: off, or on with the defaults and per-service overrides for resolveSpec. */
 export type HealthMode =
@@ -44,6 +46,8 @@ export interface LbSyncOptions {
   health: HealthMode;
   /** Periodic full list-and-diff, as a guard against anything missed. */
   resyncMs?: number;
+  /** Backoff for retrying an output whose apply failed recoverably (default 250 ms doubling to 5 s). */
+  retry?: RetryPolicy;
   clock?: Clock;
 }
 
@@ -57,8 +61,12 @@ export interface LbSyncEvents {
   warning: [output: string, message: string];
   /** An output applied a view; `latencyMs` runs from the first change it includes. */
   applied: [output: string, outcome: ApplyOutcome, latencyMs: number | undefined];
-  /** An output refused or failed to apply; it kept its last good state. */
-  rejected: [output: string, err: Error];
+  /**
+   * An output refused or failed to apply; it kept its last good state. A
+   * recoverable failure is tried again in `retryInMs` (with backoff, until
+   * it succeeds); otherwise on the next change.
+   */
+  rejected: [output: string, err: Error, retryInMs: number | undefined];
   /** The view every apply used. */
   view: [view: PoolView];
   /** An endpoint's health state changed. */
@@ -72,8 +80,10 @@ export interface LbSyncEvents {
 /**
  * The daemon: follows the prefix (PrefixWatcher → RecordView), health-checks
  * the endpoints that could serve, coalesces bursts and drives every output
- * with the same view. An output that fails keeps its last good state and is
- * tried again on the next change; it never holds the others back.
+ * with the same view. An output that fails keeps its last good state and
+ * never holds the others back; a recoverable failure (nginx down, a failed
+ * reload, a full disk) is retried on its own with backoff until it succeeds,
+ * so a quiet system converges once the cause goes away.
  */
 export class LbSync extends EventEmitter<LbSyncEvents> {
   private readonly view: RecordView;
@@ -91,8 +101,11 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private readonly services = new Map<string, Map<string, ServiceRecord>>();
   private lastView: PoolView | undefined;
   private started = false;
-  /** An output asked to be applied again later (it has a quarantined service due for another try). */
-  private retryTimer: unknown;
+  /** Outputs waiting to be retried after a recoverable failure; a due one joins the next apply even when nothing changed. */
+  private readonly retries: Retries<Output>;
+  /** Outputs that asked to be applied again later (a quarantined service is due for another try): their timers, and the ones due. */
+  private readonly later = new Map<Output, unknown>();
+  private readonly laterDue = new Set<Output>();
 
   constructor(private readonly options: LbSyncOptions) {
     super();
@@ -101,6 +114,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.view = new RecordView(options.prefix);
     this.watcher = options.source ?? new PrefixWatcher({ client: options.client, prefix: options.prefix, waitForEtcd: true, ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}) });
     this.coalescer = new Coalescer(() => this.applyAll(), options.wait, this.clock);
+    this.retries = new Retries(this.clock, () => this.coalescer.notify(), options.retry);
     if (options.health.enabled) {
       this.scheduler = options.health.scheduler ?? new HealthScheduler();
       this.ownsScheduler = !options.health.scheduler;
@@ -117,7 +131,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     }
     this.watcher.on('snapshot', (kvs, revision, reason) => {
       this.revision = revision;
-      this.stableSince = this.clock.now();
+      // A periodic list follows an unbroken watch: the view is no younger for it.
+      if (reason !== 'periodic') this.stableSince = this.clock.now();
       this.absorb(this.view.reset(kvs));
       this.emit('resynced', reason, this.view.size, revision);
       this.markDirty();
@@ -198,21 +213,30 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   }
 
   async stop(): Promise<void> {
+    this.retries.stop();
+    for (const timer of this.later.values()) this.clock.clearTimer(timer);
+    this.later.clear();
     await this.watcher.stop();
-    if (this.retryTimer !== undefined) this.clock.clearTimer(this.retryTimer);
     this.coalescer.stop();
     await this.coalescer.idle();
     if (this.ownsScheduler) await this.scheduler?.stop();
     for (const output of this.options.outputs) await output.close();
   }
 
-  /** Applies again after `ms` with no change needed (not counted as a change's latency); the latest request wins. */
-  private applyAgainIn(ms: number): void {
-    if (this.retryTimer !== undefined) this.clock.clearTimer(this.retryTimer);
-    this.retryTimer = this.clock.setTimer(() => {
-      this.retryTimer = undefined;
-      if (this.started) this.coalescer.notify();
-    }, ms + 10);
+  /** Applies `output` again after `ms` with no change needed (not counted as a change's latency); the latest request wins. */
+  private applyAgainIn(output: Output, ms: number | undefined): void {
+    const timer = this.later.get(output);
+    if (timer !== undefined) this.clock.clearTimer(timer);
+    this.later.delete(output);
+    if (ms === undefined || !this.started) return;
+    this.later.set(
+      output,
+      this.clock.setTimer(() => {
+        this.later.delete(output);
+        this.laterDue.add(output);
+        this.coalescer.notify();
+      }, ms + 10),
+    );
   }
 
   private markDirty(): void {
@@ -286,6 +310,12 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private async applyAll(): Promise<void> {
     const since = this.dirtySince;
     this.dirtySince = undefined;
+    // A change goes to every output; a retry timer alone only to the outputs it is for.
+    const due = this.retries.takeDue();
+    for (const output of this.laterDue) due.add(output);
+    this.laterDue.clear();
+    const outputs = since !== undefined ? this.options.outputs : this.options.outputs.filter((o) => due.has(o));
+    if (outputs.length === 0) return;
     const view = this.currentView();
     this.lastView = view;
     const nowFailOpen = new Set(view.pools.filter((p) => p.failOpen).map((p) => p.service));
@@ -294,14 +324,17 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.failOpen = nowFailOpen;
     this.emit('view', view);
     await Promise.all(
-      this.options.outputs.map(async (output) => {
+      outputs.map(async (output) => {
+        const from = this.retries.since(output) ?? since;
         try {
           const outcome = await output.apply(view);
+          this.retries.clear(output);
           this.reportWarnings(output.name, outcome.warnings ?? []);
-          if (outcome.retryInMs !== undefined) this.applyAgainIn(outcome.retryInMs);
-          this.emit('applied', output.name, outcome, since === undefined ? undefined : this.clock.now() - since);
+          this.applyAgainIn(output, outcome.retryInMs);
+          this.emit('applied', output.name, outcome, from === undefined ? undefined : this.clock.now() - from);
         } catch (err) {
-          this.emit('rejected', output.name, err as Error);
+          if (!isRecoverable(err)) this.retries.clear(output);
+          this.emit('rejected', output.name, err as Error, isRecoverable(err) ? this.retries.failed(output, from) : undefined);
         }
       }),
     );

@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { validateServiceName } from '../registry/index.js';
 import { NginxValidationError } from './errors.js';
 import type { ApplyOutcome, Output, PoolView, ServicePool } from './output.js';
-import { NginxActivator, pidFileOf } from './nginx/activator.js';
+import { NginxActivator } from './nginx/activator.js';
+import type { NginxLayout } from './nginx/layout.js';
 import { blameService } from './nginx/blame.js';
 import { scanConf, walkConf } from './nginx/conf-scanner.js';
 import { editUpstreams } from './nginx/edit-in-place.js';
@@ -25,6 +26,8 @@ export interface NginxOutputOptions {
   mode: 'owned' | 'edit';
   file: string;
   testArgv: string[];
+  /** `--nginx-main-conf`: the main config, when the test command cannot tell it. */
+  mainConf?: string;
   reload: ReloadVia;
   render?: RenderOptions;
   /** `--services`: in edit mode their blocks are managed even without records. */
@@ -79,7 +82,8 @@ export class NginxOutput implements Output {
     this.activator = new NginxActivator({
       file: options.file,
       testArgv: options.testArgv,
-      reloader: (main) => this.reloader(main),
+      ...(options.mainConf ? { mainConf: options.mainConf } : {}),
+      reloader: (layout) => this.reloader(layout),
       ...(options.confirmTimeoutMs !== undefined ? { confirmTimeoutMs: options.confirmTimeoutMs } : {}),
     });
   }
@@ -128,7 +132,7 @@ export class NginxOutput implements Output {
         return {
           changed: result.reloaded,
           detail,
-          warnings: unique([...warnings, ...this.startProblems, ...this.user.errors, ...rendered.problems.map(problemText)]),
+          warnings: unique([...warnings, ...(this.layout?.warnings ?? []), ...this.startProblems, ...this.user.errors, ...rendered.problems.map(problemText)]),
           quarantined: this.quarantine.list(),
           ...(Number.isFinite(retryInMs) ? { retryInMs } : {}),
         };
@@ -141,6 +145,11 @@ export class NginxOutput implements Output {
   }
 
   async close(): Promise<void> {}
+
+  /** Where nginx's files are, as found at start (main config, how it was found, lookups that failed). */
+  get layout(): NginxLayout | undefined {
+    return this.activator.nginxLayout;
+  }
 
   /**
    * Takes out what nginx's message blames, so the next attempt can apply the
@@ -228,7 +237,7 @@ export class NginxOutput implements Output {
 
   /** Re-reads the include chain for the names the user's config claims (owned-file mode). */
   private scanUserConfig(): void {
-    const main = this.activator.mainConfPath;
+    const main = this.activator.nginxLayout?.mainConf;
     if (!main) return;
     this.user = userUpstreams(main, this.options.file, { read: (p) => readFileSync(p, 'utf8'), glob: (p) => globSync(p).sort() });
     this.quarantine.clashesGone((service) => this.user.names.has(service));
@@ -240,19 +249,11 @@ export class NginxOutput implements Output {
     return members.length === pool.members.length ? pool : { ...pool, members };
   }
 
-  private reloader(main: string): Reloader {
+  private reloader(layout: NginxLayout): Reloader {
     const via = this.options.reload;
     switch (via.kind) {
       case 'command': {
-        const pidFile = via.pidFile ?? pidFileOf(main, this.options.testArgv);
-        if (!via.pidFile) {
-          // pidFileOf says nothing when the main config does not parse; say it here, since reloads then go unconfirmed.
-          try {
-            scanConf(readFileSync(main), main);
-          } catch (err) {
-            this.startProblems.push(`cannot read ${main} for its pid file, so reloads are not confirmed: ${(err as Error).message}`);
-          }
-        }
+        const pidFile = via.pidFile ?? layout.pidFile;
         // `nginx -s reload` only reads the pid file and sends SIGHUP; doing that
         // ourselves saves starting a process on every apply, which is most of a
         // reload's cost. Anything else the operator configured is run as given.
