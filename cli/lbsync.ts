@@ -164,6 +164,7 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
           if (r.preview !== undefined) process.stdout.write(r.preview.endsWith('\n') ? r.preview : `${r.preview}\n`);
           if (r.outcome) {
             for (const w of r.outcome.warnings ?? []) log.warn({ output: r.output }, `skipped ${w}`);
+            for (const q of r.outcome.quarantined ?? []) log.warn({ output: r.output, service: q.service }, `quarantined ${q.service}: ${q.reason}`);
             log.info({ output: r.output }, r.outcome.detail);
           }
           if (r.error) {

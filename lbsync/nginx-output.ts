@@ -7,9 +7,8 @@ import type { ApplyOutcome, Output, PoolView, ServicePool } from './output.js';
 import { NginxActivator } from './nginx/activator.js';
 import type { NginxLayout } from './nginx/layout.js';
 import { blameService } from './nginx/blame.js';
-import { scanConf, walkConf } from './nginx/conf-scanner.js';
 import { editUpstreams } from './nginx/edit-in-place.js';
-import { assembleOwned, MANAGED_MARK, renderService, type RenderOptions, type RenderProblem, type ServiceBlocks, type ServiceSpan } from './nginx/render.js';
+import { assembleOwned, MANAGED_MARK, parseOwned, renderService, type RenderOptions, type RenderProblem, type ServiceBlocks, type ServiceSpan } from './nginx/render.js';
 import { ServiceQuarantine } from './nginx/quarantine.js';
 import { StickyNames } from './nginx/sticky-names.js';
 import { userUpstreams, type UserUpstream, type UserUpstreams } from './nginx/user-upstreams.js';
@@ -95,7 +94,10 @@ export class NginxOutput implements Output {
       // An old file lbsync cannot parse is replaced; its names are reported by the first apply.
       if (live) {
         try {
-          for (const d of walkConf(scanConf(live, this.options.file))) if (d.name === 'upstream' && d.args[0]) this.sticky.add(d.args[0], Date.now());
+          for (const b of parseOwned(live, this.options.file)) {
+            this.sticky.add(b.service, Date.now());
+            this.lastGood.set(b.service, b);
+          }
         } catch (err) {
           this.startProblems.push(`cannot read the upstream names of the old ${this.options.file}: ${(err as Error).message}`);
         }

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { validateHost, validatePort, validateServiceName, type ServiceRecord } from '../../registry/index.js';
 import type { PoolView, ServicePool } from '../output.js';
+import { scanConf, walkConf, type ConfDirective } from './conf-scanner.js';
 import {
   methodDirective,
   validateListen,
@@ -101,6 +102,28 @@ export function assembleOwned(blocks: ServiceBlocks[]): { text: string; spans: S
   for (const b of blocks) place(b.service, b.upstream);
   for (const b of blocks) place(b.service, b.servers);
   return { text: lines.join('\n'), spans };
+}
+
+/**
+ * The services' blocks in an owned file lbsync wrote before (the inverse of
+ * assembleOwned): each `upstream NAME { }` and each `server { }` whose
+ * `proxy_pass` goes to `http://NAME`, as their exact lines. A new lbsync
+ * process starts from these as the last good blocks, so a service nginx
+ * refuses on its first apply keeps what nginx runs. Pure.
+ */
+export function parseOwned(text: string, file?: string): ServiceBlocks[] {
+  const byName = new Map<string, ServiceBlocks>();
+  const blocks = (name: string) => byName.get(name) ?? byName.set(name, { service: name, upstream: [], servers: [] }).get(name)!;
+  const lines = (d: ConfDirective) => [...text.slice(d.start, d.end).split('\n'), ''];
+  for (const d of scanConf(text, file)) {
+    if (d.name === 'upstream' && d.args[0]) blocks(d.args[0]).upstream.push(...lines(d));
+    if (d.name === 'server' && d.block) {
+      const pass = [...walkConf(d.block.children)].find((c) => c.name === 'proxy_pass')?.args[0];
+      const name = /^http:\/\/([^/:]+)$/.exec(pass ?? '')?.[1];
+      if (name) blocks(name).servers.push(...lines(d));
+    }
+  }
+  return [...byName.values()].filter((b) => b.upstream.length > 0);
 }
 
 /** Renders the owned-file form of a whole view, services sorted by name. Pure. */

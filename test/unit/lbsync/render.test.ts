@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseMethod, renderUpstreams } from '../../../lbsync/index.js';
+import { assembleOwned, parseMethod, parseOwned, renderUpstreams } from '../../../lbsync/index.js';
 import { golden, pool, rec, viewOf } from './helpers.js';
 
 describe('lbsync nginx render', () => {
@@ -83,5 +83,12 @@ describe('lbsync nginx render', () => {
     }
     assert.deepEqual(r.spans.map((s) => s.service), ['a', 'b', 'b']);
     assert.equal(lines[r.spans[2]!.firstLine - 1], 'server {');
+  });
+
+  it('reads its own owned file back into per-service blocks (a new process starts from them as last good)', () => {
+    const r = renderUpstreams(viewOf(pool('b', [rec('b', 'x', '10.0.0.1', 80)]), pool('a', [rec('a', 'y', '10.0.0.2', 81)])), { upstreams: { b: { servers: [{ listen: ['8080'] }] } } });
+    const parsed = parseOwned(r.text);
+    assert.deepEqual(parsed.map((b) => [b.service, b.servers.length > 0]), [['a', false], ['b', true]]);
+    assert.equal(assembleOwned(parsed).text, r.text);
   });
 });
