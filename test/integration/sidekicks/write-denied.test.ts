@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createEtcdClient, LeasePublisher } from '../../../registry/index.js';
-import { DockerSidekick, type DockerEvent, type DockerSource } from '../../../sidekicks/index.js';
+import { createEtcdClient } from '../../../registry/index.js';
 import { dockerAvailable, ensureTestImage, freePort, removeTestContainers, runContainer, TestEtcd, waitFor } from '../../harness/index.js';
-import { facts, ScriptedSource } from '../../unit/sidekicks/scripted-source.js';
+import { event, facts, scriptedSidekick } from '../../unit/sidekicks/scripted-source.js';
 import { startDockerSidekick, uniqueName, waitForNode, type SidekickProcess } from './helpers.js';
 
 /** etcd with auth: user `sidekick` may only read /services/ until the test grants it more. */
@@ -38,24 +37,14 @@ describe('sidekick: an etcd user that may not write is said plainly, repeatedly,
 
   it('repeats the denial while it lasts, then says writes resumed (in process, short report period)', async () => {
     const client = createEtcdClient({ endpoints: [etcd.url], user: 'sidekick', password: 'sidekick-pw' });
-    const publisher = new LeasePublisher({ client, prefix: '/services', ttlSeconds: 10, layout: 'json' });
-    const source = new ScriptedSource();
-    const sidekick = new DockerSidekick({
-      source: source as unknown as DockerSource,
-      publisher,
-      client,
-      prefix: '/services',
-      layout: 'json',
-      definition: { node: 'n1', hostAddress: '127.0.0.1' },
-      deniedReportMs: 300,
-    });
+    const { sidekick, source } = scriptedSidekick(client, { deniedReportMs: 300 });
     const denied: number[] = [];
     let allowed = 0;
     sidekick.on('denied', (_err, forMs) => denied.push(forMs));
     sidekick.on('allowed', () => allowed++);
     try {
       const f = facts(1, 'denied');
-      source.emit('update', f, { id: f.id, action: 'start', timeNano: Date.now() * 1e6, attributes: {} } satisfies DockerEvent);
+      source.emit('update', f, event(f.id, 'start'));
       await waitFor(() => denied.length >= 3, 20_000, 'three reports of the denial');
       assert.equal(sidekick.writeDenied, true);
       assert.ok(denied[2]! > denied[0]!, `the reports count how long it lasts: ${denied.join(', ')}`);
