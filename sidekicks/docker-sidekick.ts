@@ -79,7 +79,10 @@ interface Pending {
  * container, so a removal needs nothing but the cache. After every listing
  * (start, Docker reconnect, periodic resync) and after etcd recovers, this
  * node's records in etcd are compared with the desired set and stale ones are
- * deleted, so nothing waits for a TTL.
+ * deleted, so nothing waits for a TTL: the first time by listing the prefix,
+ * then through this process's own leases. A container refused an instance id
+ * another holds takes over when it is freed; a container restarting in a loop
+ * is held back (FlapDamper).
  */
 export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
   private readonly byContainer = new Map<string, Map<string, ServiceRecord>>();
