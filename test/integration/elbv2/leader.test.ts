@@ -158,6 +158,8 @@ describe('elbv2 output: one writer among replicas (etcd election)', function () 
     backend.endpoint.state.deregisterTargets(arn, [{ id: '127.0.0.1', port: 18002 }]);
     await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2, 3)), 60_000, 'A to repair the drift after the cut');
     assert.deepEqual([...callers(mark)], ['AKIDREPLICAA']);
+    // Resign (its 30 s lease would otherwise hold the election for the next test), then close the proxy.
+    await a.close();
     await proxy.cut();
   });
 
@@ -178,6 +180,8 @@ describe('elbv2 output: one writer among replicas (etcd election)', function () 
     backend.endpoint.state.deregisterTargets(arn, [{ id: '127.0.0.1', port: 18001 }]);
     await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2)), 60_000, 'A to repair the drift after the stall');
     assert.deepEqual([...callers(mark)], ['AKIDREPLICAA']);
+    // Resign (its 30 s lease would otherwise hold the election for the next test), then close the proxy.
+    await a.close();
     await proxy.cut();
   });
 });
