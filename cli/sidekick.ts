@@ -111,8 +111,8 @@ function dockerCommand(): Command {
     .addOption(new Option('--label-filter <key=value>', 'only containers with this label (repeatable; all must match)').argParser(collect).default([]))
     .addOption(new Option('--resync <duration>', 'period of the full reconcile of Docker and etcd').argParser(durationArg('--resync')).default(60_000, '60s'))
     .addOption(new Option('--flap-restarts <n>', 'a container started more than N times within --flap-window is held back (0: never)').argParser(countArg('--flap-restarts')).default(3))
-    .addOption(new Option('--flap-window <duration>', 'the window --flap-restarts counts starts in').argParser(durationArg('--flap-window')).default(60_000, '60s'))
-    .addOption(new Option('--flap-hold <duration>', 'how long a held-back container must stay up before it is published again').argParser(durationArg('--flap-hold')).default(10_000, '10s'))
+    .addOption(new Option('--flap-window <duration>', 'the window --flap-restarts counts starts in').argParser(durationArg('--flap-window', { min: 1000, max: 24 * 3_600_000 })).default(60_000, '60s'))
+    .addOption(new Option('--flap-hold <duration>', 'how long a held-back container must stay up before it is published again').argParser(durationArg('--flap-hold', { min: 1000, max: 3_600_000 })).default(10_000, '10s'))
     .addHelpText(
       'after',
       `
