@@ -62,6 +62,8 @@ describe('lbsync → nginx activation: bursts, hostile values, refusals, rollbac
       30_000,
       'all 200 endpoints to pass their first check',
     );
+    // The file is renamed into place before nginx reloads: wait for the reload itself to be counted.
+    await waitFor(async () => (await metric(metricsPort, 'beacon_lbsync_reloads_total')) > before, 30_000, 'the reload with the burst to finish');
     const reloads = (await metric(metricsPort, 'beacon_lbsync_reloads_total')) - before;
     console.log(`      200-record burst: ${reloads} reloads, all 200 in the config after ${Math.round(elapsed)} ms`);
     assert.ok(reloads >= 1 && reloads <= 5, `${reloads} reloads`);
