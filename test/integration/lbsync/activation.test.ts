@@ -118,9 +118,10 @@ describe('lbsync → nginx activation: bursts, hostile values, refusals, rollbac
     await stack.put('side', 's1', '127.0.0.1', backends.ports[10]!);
     const line = await waitForLog(log, /^rolled back nginx config/);
     assert.match(line.msg, /Address already in use|bind/);
+    // lbsync retries the reload with backoff (it takes the config once the port is free): stop it, letting the attempt under way finish.
+    await proc.stop();
     assert.equal(stack.liveConf(), good, 'the file on disk is the last good config again');
     assert.ok((await stack.nginxAccepts()).ok);
-    await proc.stop();
     busy.close();
     await stack.client.delete().key('/services/side/s1');
   });
