@@ -65,7 +65,7 @@ export class HttpChecker implements Checker {
       // means it by "timeout 2s"; undici's own timers stay as a backstop.
       const timer = setTimeout(() => {
         halt('timeout');
-        finish(done(false, timeoutReason(spec.timeoutMs, status ? 'reading the body' : '')));
+        finish({ ...done(false, timeoutReason(spec.timeoutMs, status ? 'reading the body' : '')), timedOut: true });
       }, spec.timeoutMs);
       const onAbort = () => {
         halt('cancelled');
