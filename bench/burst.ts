@@ -12,10 +12,11 @@
  * nginx), the reloads from the first start until 6 s after that (a flap would
  * show), and how many endpoints were ever marked failing. Prints the per-run
  * figures and their medians; with --out, writes the JSON there.
+ * BENCH_LOGS=DIR keeps the logs of each run.
  * Targets (issue 16): all served ≤ 1 s after the last start; reloads ≤ 3.
  */
 import { EventEmitter } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -157,6 +158,8 @@ async function runOnce(run: number): Promise<BurstRun> {
     for (const log of ['lbsync.log', 'sidekick.log']) process.stderr.write(`--- ${log}\n${readFileSync(join(logs, log), 'utf8').split('\n').slice(-20).join('\n')}\n`);
     throw err;
   } finally {
+    // BENCH_LOGS=DIR keeps each run's lbsync and sidekick logs there.
+    if (process.env.BENCH_LOGS) for (const log of ['lbsync.log', 'sidekick.log']) copyFileSync(join(logs, log), join(process.env.BENCH_LOGS, `burst-${run}-${log}`));
     events.close();
     await sidekick.stop();
     await lbsync.stop();
