@@ -6,6 +6,8 @@
  *     `reloaded nginx (…)` line with every upstream and server, its own
  *     timestamp), with SERVICES × PER_SERVICE records already in etcd and a
  *     stale file in place, as after a restart.
+ * The records' backends listen (one node:http server each, in this process),
+ * so lbsync's first checks pass, as on a restart in a healthy fleet.
  * Each is the median of --runs runs, after one warm-up (Node's compile cache
  * is then warm, as on any machine after the first run). Runs beacon as the
  * executable does (its first line's Node options), with this Node.
@@ -17,6 +19,7 @@
  */
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BEACON_NODE_OPTIONS, logLines, startProcess, TestEtcd, TestNginx, waitFor } from '../test/harness/index.js';
@@ -73,13 +76,18 @@ async function lbsyncFirstRender(etcd: TestEtcd, nginx: TestNginx, dir: string, 
 
 const etcd = await new TestEtcd().start();
 const nginx = await new TestNginx().start();
+const backends: Server[] = [];
 const result: Record<string, number[]> = {};
 try {
   const client = etcd.client();
   for (let s = 0; s < SERVICES; s++) {
     for (let e = 0; e < PER_SERVICE; e++) {
       const service = s === 0 ? 'web' : `svc${s}`;
-      await client.put(`/services/${service}/e${e}`).value(JSON.stringify({ service, instance: `e${e}`, host: '127.0.0.1', port: 20000 + s * PER_SERVICE + e }));
+      const backend = createServer((_req, res) => res.end('ok\n'));
+      await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+      backends.push(backend);
+      const port = (backend.address() as { port: number }).port;
+      await client.put(`/services/${service}/e${e}`).value(JSON.stringify({ service, instance: `e${e}`, host: '127.0.0.1', port }));
     }
   }
   client.close();
@@ -88,6 +96,7 @@ try {
   let run = 0;
   result.lbsync = await sample('beacon lbsync → first correct render', () => lbsyncFirstRender(etcd, nginx, nginx.prefix, run++));
 } finally {
+  for (const b of backends) b.close();
   await nginx.destroy();
   await etcd.destroy();
 }

@@ -112,9 +112,13 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.watcher.on('snapshot', (kvs, revision, reason) => {
       this.revision = revision;
       this.stableSince = this.clock.now();
-      this.absorb(this.view.reset(kvs));
-      this.emit('resynced', reason, this.view.size, revision);
+      const diff = this.view.reset(kvs);
+      // The apply is armed before the health checks of the listed endpoints
+      // (same-delay timers run in order): a restarted lbsync renders what it
+      // listed first, and only then opens hundreds of check connections.
       this.markDirty();
+      this.absorb(diff);
+      this.emit('resynced', reason, this.view.size, revision);
     });
     this.watcher.on('changes', (changes, revision) => {
       this.revision = revision;
