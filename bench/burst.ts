@@ -15,7 +15,6 @@
  * BENCH_LOGS=DIR keeps the logs of each run.
  * Targets (issue 16): all served ≤ 1 s after the last start; reloads ≤ 3.
  */
-import { EventEmitter } from 'node:events';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
@@ -23,7 +22,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type Docker from 'dockerode';
 import {
-  docker,
   ensureTestImage,
   freePort,
   logLines,
@@ -35,6 +33,7 @@ import {
   waitFor,
   type LogLine,
 } from '../test/harness/index.js';
+import { containerEvents, writeLbsyncConfig } from './chain-stack.js';
 import { median, printFigures, r1, type Figure } from './report.js';
 
 const { values } = parseArgs({ options: { containers: { type: 'string', default: '50' }, runs: { type: 'string', default: '3' }, out: { type: 'string' } } });
@@ -53,22 +52,6 @@ function fetchFresh(port: number): Promise<string> {
     req.on('error', () => resolve(''));
     req.setTimeout(2000, () => req.destroy());
   });
-}
-
-/** Docker's container events as an emitter of parsed objects. */
-async function dockerEvents(): Promise<{ bus: EventEmitter; close: () => void }> {
-  const stream = (await docker.getEvents({ filters: { type: ['container'], label: [`${LABEL}=1`] } })) as unknown as NodeJS.ReadableStream & { destroy?: () => void };
-  const bus = new EventEmitter();
-  let buffer = '';
-  stream.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (line.trim()) bus.emit('event', JSON.parse(line));
-    }
-  });
-  return { bus, close: () => stream.destroy?.() };
 }
 
 const reloads = (log: string): LogLine[] => logLines(log).filter((l) => /^reloaded nginx/.test(l.msg));
@@ -90,25 +73,12 @@ async function runOnce(run: number): Promise<BurstRun> {
   const etcd = await new TestEtcd().start();
   const nginx = await new TestNginx().start();
   const port = await freePort();
-  const config = join(nginx.prefix, 'lbsync.yaml');
-  writeFileSync(
-    config,
-    [
-      `nginx-conf: ${join(nginx.confDir, 'conf.d', 'beacon.conf')}`,
-      `nginx-test: ${nginx.command('-t')}`,
-      `nginx-reload: ${nginx.command('-s', 'reload')}`,
-      'services: burst',
-      'upstreams:',
-      '  burst:',
-      `    servers: [{ listen: "127.0.0.1:${port}", location: / }]`,
-      '',
-    ].join('\n'),
-  );
+  const config = writeLbsyncConfig(nginx, 'burst', port);
   const logs = nginx.prefix;
   const lbsyncLog = join(logs, 'lbsync.log');
   const sidekick = startBeacon(['sidekick', 'docker', '--etcd', etcd.url, '--label-filter', `${LABEL}=1`, '--advertise-ip', '127.0.0.1', '--node', 'bench'], join(logs, 'sidekick.log'));
   const lbsync = startBeacon(['lbsync', '--etcd', etcd.url, '--config', config], lbsyncLog);
-  const events = await dockerEvents();
+  const events = await containerEvents(LABEL);
   const containers: Docker.Container[] = [];
   try {
     await waitFor(() => logLines(lbsyncLog).some((l) => /^started lbsync/.test(l.msg)), 20_000, 'lbsync to start');
