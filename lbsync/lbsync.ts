@@ -85,6 +85,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private readonly services = new Map<string, Map<string, ServiceRecord>>();
   private lastView: PoolView | undefined;
   private started = false;
+  /** A change came before the outputs were ready: applied once they are. */
+  private listedEarly = false;
 
   constructor(private readonly options: LbSyncOptions) {
     super();
@@ -134,9 +136,20 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
 
   /** Starts every output, lists the prefix and starts watching; the first apply follows at once. */
   async start(): Promise<void> {
-    for (const output of this.options.outputs) await output.start?.();
+    // The outputs get ready (nginx's `-t` finds the main config) while the
+    // watcher connects and lists: a restart's first render waits for the
+    // slower of the two, not for both in turn.
+    const watching = this.watcher.start();
+    watching.catch(() => undefined); // awaited below; not unhandled while the outputs start
+    try {
+      for (const output of this.options.outputs) await output.start?.();
+    } catch (err) {
+      await this.watcher.stop();
+      throw err;
+    }
     this.started = true;
-    await this.watcher.start();
+    if (this.listedEarly) this.markDirty();
+    await watching;
   }
 
   /**
@@ -205,7 +218,10 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   }
 
   private markDirty(kind: ChangeKind = 'change'): void {
-    if (!this.started) return;
+    if (!this.started) {
+      this.listedEarly = true;
+      return;
+    }
     this.dirtySince ??= this.clock.now();
     this.coalescer.notify(kind);
   }
