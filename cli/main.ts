@@ -50,6 +50,8 @@ const args = process.argv.slice(2);
 const wanted = args[0] === 'help' ? args[1] : args[0];
 if (wanted !== undefined && Object.hasOwn(SUBCOMMANDS, wanted)) {
   program.addCommand(await SUBCOMMANDS[wanted]!.load());
+  // The subcommand's module has loaded common.js already: no extra cost here.
+  (await import('./common.js')).describeDurations(program);
 } else {
   for (const [name, sub] of Object.entries(SUBCOMMANDS)) program.command(name).description(sub.summary);
   program.configureHelp({ subcommandTerm: (cmd) => SUBCOMMANDS[cmd.name()]?.term ?? new Help().subcommandTerm(cmd) });
@@ -63,8 +65,9 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    const helpOrVersion = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code);
-    process.exit(helpOrVersion ? EXIT.ok : EXIT.usage);
+    // Asked-for help and --version exit 0; help shown because a command
+    // group got no subcommand (`beacon sidekick`) is bad usage.
+    process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
   }
   process.stderr.write(`beacon: ${(err as Error).message}\n`);
   process.exit(err instanceof Error && 'rule' in err ? EXIT.usage : EXIT.failure);
