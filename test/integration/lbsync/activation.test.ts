@@ -62,6 +62,8 @@ describe('lbsync → nginx activation: bursts, hostile values, refusals, rollbac
       30_000,
       'all 200 endpoints to pass their first check',
     );
+    // ...and once the reload that serves all 200 is done (joins settle for MIN before it).
+    await waitForLog(log, /^reloaded nginx \(\d+ upstreams?, 20\d servers/, 30_000);
     const reloads = (await metric(metricsPort, 'beacon_lbsync_reloads_total')) - before;
     console.log(`      200-record burst: ${reloads} reloads, all 200 in the config after ${Math.round(elapsed)} ms`);
     assert.ok(reloads >= 1 && reloads <= 5, `${reloads} reloads`);
