@@ -31,6 +31,7 @@ interface LbsyncFlags extends EtcdOptions, Elbv2Flags, MetricsOptions {
   nginxReload: string;
   nginxPid?: string;
   nginxContainer?: string;
+  nginxMode: 'reload' | 'dynamic';
   services?: string[];
   wait: string;
   health: 'on' | 'off';
@@ -47,6 +48,10 @@ interface LbsyncFlags extends EtcdOptions, Elbv2Flags, MetricsOptions {
   dryRun?: boolean;
 }
 
+const modeArg = (value: string): 'reload' | 'dynamic' => {
+  if (value !== 'reload' && value !== 'dynamic') throw new InvalidArgumentError('--nginx-mode must be dynamic or reload');
+  return value;
+};
 const list = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
 const int = (flag: string, min: number, max: number) => (value: string): number => {
   const n = Number(value);
@@ -64,6 +69,7 @@ export function lbsyncCommand(): Command {
     .option('--nginx-test <cmd>', 'command that tests the full nginx config; lbsync points its -c at a private copy that reads the candidate file', 'nginx -t')
     .option('--nginx-reload <cmd>', 'command that reloads nginx', 'nginx -s reload')
     .option('--nginx-pid <file>', 'reload by SIGHUP to the pid in FILE instead of running --nginx-reload')
+    .option('--nginx-mode <mode>', 'dynamic: endpoint changes go into nginx\'s Lua balancer with no reload (needs libnginx-mod-http-lua), only structure reloads; reload: every change reloads nginx', modeArg, 'reload')
     .option('--nginx-container <name>', 'reload by SIGHUP to an nginx container through the Docker API (DOCKER_HOST or /var/run/docker.sock)')
     .option('--services <list>', 'only these services, comma-separated (default: all)', list)
     .option('--wait <min:max>', 'coalescing: a lone change applies at once; a burst waits until MIN passes quietly, never more than MAX', '50ms:1s')
@@ -182,6 +188,7 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
       await daemon.start();
       const targets = outputs.map((o) => (o.name === 'nginx' && settings.output ? settings.output.file : o.name)).join(' and ');
       log.info({ mode: settings.output?.mode, file: settings.output?.file, elbv2: !!elbv2Options, wait: merged.wait, health: merged.health }, `started lbsync for ${targets}`);
+      if (settings.output) log.info({ nginxMode: merged.nginxMode }, nginxModeLine(merged.nginxMode, cmd.getOptionValueSource('nginxMode')));
       await new Promise<void>((done) => {
         process.once('SIGINT', done);
         process.once('SIGTERM', done);
@@ -194,6 +201,14 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
     }, log);
   });
   return cmd;
+}
+
+/** The start-up line that says which nginx mode runs, and why. */
+function nginxModeLine(mode: 'reload' | 'dynamic', source: string | undefined): string {
+  const why = source === 'default' || source === undefined ? 'the default; --nginx-mode dynamic needs libnginx-mod-http-lua' : `asked for (${source === 'cli' ? '--nginx-mode' : source})`;
+  return mode === 'dynamic'
+    ? `running nginx in dynamic mode (${why}): nginx loads the Lua module and answered on its control socket; endpoint changes are pushed without a reload, structure changes reload`
+    : `running nginx in reload mode (${why}): every change is tested and reloads nginx`;
 }
 
 /** Flags given on the command line or in the environment win; the config file fills in the rest. */
@@ -246,6 +261,7 @@ function settle(flags: LbsyncFlags, file: LbsyncFileConfig): Settings {
       render: { upstreams: file.upstreams ?? {} },
       ...(flags.services ? { services: flags.services } : {}),
       confirmTimeoutMs: flags.confirmTimeout,
+      nginxMode: flags.nginxMode,
     },
     health: flags.health === 'off' ? { enabled: false } : { enabled: true, defaults, perService: file.healthOverrides ?? {} },
   };

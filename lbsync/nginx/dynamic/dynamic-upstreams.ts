@@ -1,0 +1,198 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { ApplyOutcome, PoolView, ServicePool } from '../../output.js';
+import type { Activation } from '../activator.js';
+import type { UpstreamOptions } from '../upstream-options.js';
+import { ControlClient, ensureSecret } from './control-client.js';
+import { balancerLine, gluePaths, renderGlue, type GluePaths } from './glue.js';
+import { eligibility, peerSetOf, setKey, structureSignature, type PeerSet } from './peers.js';
+import { encodePush } from './protocol.js';
+
+/** The Lua balancer shipped with beacon (copied beside the config on start). */
+export const LUA_SOURCE = fileURLToPath(new URL('../lua/beacon_balancer.lua', import.meta.url));
+
+/** What the nginx output lends the dynamic mode: its renderer and its activator. */
+export interface DynamicHost {
+  /** `owned`: the glue goes into the file; `edit`: into beacon-dynamic.conf beside it. */
+  mode: 'owned' | 'edit';
+  file: string;
+  /** Renders the live file for `view` with `extra(service)` inside each upstream and `glue` at the top (owned file). */
+  render(view: PoolView, extra: (service: string) => string[], glue: string[]): Promise<{ text: string; upstreams: string[]; members: number; warnings: string[] }>;
+  /** Stage, test, swap, reload, confirm (the validated path). */
+  activate(text: string): Promise<Activation>;
+  /** Stage, test, swap; no reload (the file follows what was pushed). */
+  install(text: string): Promise<boolean>;
+  optionsFor(service: string): UpstreamOptions;
+  /** A balancing directive the user wrote inside the block (edit-in-place). */
+  userMethod?(service: string): string | undefined;
+}
+
+/**
+ * The dynamic mode of the nginx output (the ingress-nginx way): a change
+ * whose structure nginx already runs is pushed into the Lua balancer's dict
+ * and confirmed by reading the version back; the file is then rewritten
+ * (tested, no reload) so a restarted nginx starts with the same set. Any
+ * structural change — a service appears or goes, its options or server
+ * blocks change, the Lua glue changes, or a service the Lua side cannot
+ * serve changes its servers — takes the validated reload path, and so does
+ * a push that fails. A poller notices an nginx restart (its dict comes back
+ * empty) and pushes again.
+ */
+export class DynamicUpstreams {
+  private readonly paths: GluePaths;
+  private client: ControlClient | undefined;
+  private luaText = '';
+  /** Per dynamic service: the version its set got and the set's key. */
+  private readonly pushed = new Map<string, { version: number; key: string }>();
+  private lastVersion = 0;
+  /** The version nginx confirmed holding, and the structure it runs; undefined until confirmed. */
+  private confirmed: { version: number; structure: string } | undefined;
+  private lastView: PoolView | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly host: DynamicHost, private readonly onRepush: (outcome: ApplyOutcome | Error) => void = () => {}) {
+    this.paths = gluePaths(host.file);
+  }
+
+  /** Copies the Lua file beside the config, makes the secret, reads what nginx holds (if it runs the glue already). */
+  async start(pollMs = 250): Promise<void> {
+    this.luaText = await readFile(LUA_SOURCE, 'utf8');
+    if ((await readFile(this.paths.lua, 'utf8').catch(() => undefined)) !== this.luaText) await writeAtomic(this.paths.lua, this.luaText);
+    this.client = new ControlClient(this.paths.socket, await ensureSecret(this.paths.secret));
+    const state = await this.client.state().catch(() => undefined);
+    if (state) {
+      this.lastVersion = state.version;
+      this.confirmed = state;
+    }
+    this.timer = setInterval(() => void this.watch(), pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** The http-level glue with no structure signature (the start-up probe for the Lua module). */
+  glue(): string[] {
+    return renderGlue(this.paths, '');
+  }
+
+  /** What nginx last confirmed (status page, metrics). */
+  get confirmedVersion(): number | undefined {
+    return this.confirmed?.version;
+  }
+
+  apply(view: PoolView): Promise<ApplyOutcome> {
+    const run = this.queue.then(() => this.applyNow(view));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(view: PoolView): Promise<ApplyOutcome> {
+    this.lastView = view;
+    const warnings: string[] = [];
+    const sets = new Map<string, PeerSet>();
+    for (const pool of view.pools) {
+      const e = eligibility(pool, this.host.optionsFor(pool.service), this.host.userMethod?.(pool.service));
+      if (e.dynamic) sets.set(pool.service, peerSetOf(pool, this.host.optionsFor(pool.service)));
+      else warnings.push(`${pool.service}: stays on reloads (${e.reason})`);
+    }
+    const version = Math.max(this.lastVersion + 1, Date.now());
+    const changed = new Map<string, { version: number; set: PeerSet }>();
+    for (const [service, set] of sets) {
+      const key = setKey(set);
+      const before = this.pushed.get(service);
+      if (before?.key !== key) this.pushed.set(service, { version, key });
+      if (before?.key !== key) changed.set(service, { version, set });
+    }
+    for (const service of this.pushed.keys()) if (!sets.has(service)) this.pushed.delete(service);
+    // The structure: the file with the dynamic sets emptied and every version 0.
+    const skeleton = await this.host.render(
+      { ...view, pools: view.pools.map((p) => (sets.has(p.service) ? emptied(p) : p)) },
+      (s) => (sets.has(s) ? [balancerLine(s, 0)] : []),
+      renderGlue(this.paths, ''),
+    );
+    const structure = structureSignature(`${skeleton.text}\n${this.luaText}`);
+    const glue = renderGlue(this.paths, structure);
+    const rendered = await this.host.render(view, (s) => (sets.has(s) ? [balancerLine(s, this.pushed.get(s)!.version)] : []), glue);
+    warnings.push(...rendered.warnings);
+    const what = `${rendered.upstreams.length} upstream${rendered.upstreams.length === 1 ? '' : 's'}, ${rendered.members} server${rendered.members === 1 ? '' : 's'}`;
+
+    if (this.confirmed?.structure === structure) {
+      const all = new Map([...sets].map(([s, set]) => [s, { version: this.pushed.get(s)!.version, set }]));
+      const nginxLost = this.confirmed.version < this.lastVersion;
+      const toPush = nginxLost ? all : changed;
+      if (toPush.size === 0 && !nginxLost) {
+        await this.host.install(rendered.text);
+        return { changed: false, reloaded: false, detail: `unchanged (${what}; nginx holds version ${this.confirmed.version})`, warnings };
+      }
+      try {
+        const started = performance.now();
+        await this.pushAndConfirm(version, toPush, structure);
+        const pushMs = performance.now() - started;
+        await this.host.install(rendered.text);
+        return {
+          changed: true,
+          reloaded: false,
+          nginxVersion: version,
+          detail: `pushed ${toPush.size} service${toPush.size === 1 ? '' : 's'} to nginx without a reload (${what}; version ${version} confirmed in ${Math.round(pushMs)}ms)`,
+          warnings,
+        };
+      } catch (err) {
+        warnings.push(`push to nginx failed, reloading instead: ${(err as Error).message}`);
+        this.confirmed = undefined;
+      }
+    }
+    // The validated path: the file carries the current sets under `version`,
+    // newer than anything in the dict, so nginx serves them right after the reload.
+    if (this.host.mode === 'edit') await this.writeEditGlue(glue);
+    const result = await this.host.activate(rendered.text);
+    try {
+      await this.pushAndConfirm(version, new Map([...sets].map(([s, set]) => [s, { version: this.pushed.get(s)!.version, set }])), structure);
+    } catch (err) {
+      warnings.push(`nginx's Lua balancer did not confirm (endpoint changes reload until it does): ${(err as Error).message}`);
+    }
+    const detail = !result.reloaded
+      ? `unchanged (${what})`
+      : `reloaded nginx for a structural change (${what}; test ${Math.round(result.timings.testMs)}ms, reload ${Math.round(result.timings.reloadMs)}ms${result.confirmed ? ', new workers up' : ', unconfirmed'}${this.confirmed ? `; version ${this.confirmed.version} confirmed` : ''})`;
+    return { changed: result.reloaded, reloaded: result.reloaded, ...(this.confirmed ? { nginxVersion: this.confirmed.version } : {}), detail, warnings };
+  }
+
+  /** Pushes `sets` as `version` and reads the version back; nginx must also run `structure`. */
+  private async pushAndConfirm(version: number, sets: ReadonlyMap<string, { version: number; set: PeerSet }>, structure: string): Promise<void> {
+    const client = this.client!;
+    await client.push(encodePush(version, sets));
+    const state = await client.state();
+    if (state.version !== version) throw new Error(`nginx holds version ${state.version} after pushing ${version}`);
+    if (state.structure !== structure) throw new Error(`nginx runs structure ${state.structure || '(none)'}, not ${structure}`);
+    this.lastVersion = version;
+    this.confirmed = state;
+  }
+
+  /** Notices an nginx that restarted (empty dict) or reloaded another structure, and applies the last view again. */
+  private async watch(): Promise<void> {
+    if (!this.lastView || !this.client) return;
+    const state = await this.client.state().catch(() => undefined);
+    if (!state || !this.confirmed) return;
+    if (state.version >= this.lastVersion && state.structure === this.confirmed.structure) return;
+    this.confirmed = state;
+    const view = this.lastView;
+    await this.apply(view).then(this.onRepush, this.onRepush);
+  }
+
+  private async writeEditGlue(glue: string[]): Promise<void> {
+    const text = glue.join('\n');
+    if ((await readFile(this.paths.conf, 'utf8').catch(() => undefined)) !== text) await writeAtomic(this.paths.conf, text);
+  }
+}
+
+function emptied(pool: ServicePool): ServicePool {
+  return { ...pool, endpoints: [], members: [], failOpen: false };
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const staged = `${path}.beacon-staged.${process.pid}`;
+  await writeFile(staged, text, { mode: 0o644 });
+  await rename(staged, path);
+}
