@@ -207,7 +207,7 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
 function nginxModeLine(mode: 'reload' | 'dynamic', source: string | undefined): string {
   const why = source === 'default' || source === undefined ? 'the default; --nginx-mode dynamic needs libnginx-mod-http-lua' : `asked for (${source === 'cli' ? '--nginx-mode' : source})`;
   return mode === 'dynamic'
-    ? `running nginx in dynamic mode (${why}): nginx loads the Lua module and answered on its control socket; endpoint changes are pushed without a reload, structure changes reload`
+    ? `running nginx in dynamic mode (${why}): nginx loads the Lua module; endpoint changes are pushed without a reload, structure changes reload`
     : `running nginx in reload mode (${why}): every change is tested and reloads nginx`;
 }
 

@@ -1,4 +1,5 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ApplyOutcome, PoolView, ServicePool } from '../../output.js';
 import type { Activation } from '../activator.js';
@@ -149,6 +150,7 @@ export class DynamicUpstreams {
     if (this.host.mode === 'edit') await this.writeEditGlue(glue);
     const result = await this.host.activate(rendered.text);
     try {
+      if (result.reloaded) await this.waitForStructure(structure);
       await this.pushAndConfirm(version, new Map([...sets].map(([s, set]) => [s, { version: this.pushed.get(s)!.version, set }])), structure);
     } catch (err) {
       warnings.push(`nginx's Lua balancer did not confirm (endpoint changes reload until it does): ${(err as Error).message}`);
@@ -168,6 +170,19 @@ export class DynamicUpstreams {
     if (state.structure !== structure) throw new Error(`nginx runs structure ${state.structure || '(none)'}, not ${structure}`);
     this.lastVersion = version;
     this.confirmed = state;
+  }
+
+  /**
+   * Right after a reload an old worker may still answer the control socket
+   * with the old structure; the new workers answer within a few ms.
+   */
+  private async waitForStructure(structure: string, timeoutMs = 2000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const state = await this.client!.state().catch(() => undefined);
+      if (state?.structure === structure || performance.now() > deadline) return;
+      await delay(5);
+    }
   }
 
   /** Notices an nginx that restarted (empty dict) or reloaded another structure, and applies the last view again. */

@@ -59,7 +59,7 @@ local function ipv6(s)
 end
 
 local function int(s, min, max)
-  if not s or not s:match("^%d+$") or #s > 10 then return nil end
+  if not s or not s:match("^%d+$") or #s > 16 then return nil end
   local n = tonumber(s)
   if n < min or n > max then return nil end
   return n
