@@ -130,6 +130,12 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
     const { log, prefix, client } = etcdContext(merged, 'lbsync');
     return runCommand(async () => {
       const settings = settle(merged, file);
+      if (settings.output) {
+        settings.output.onRepush = (result) => {
+          if (result instanceof Error) logRejection(log, 'nginx', result);
+          else log.info({ output: 'nginx', nginxVersion: result.nginxVersion }, `re-applied by itself (nginx restarted, or a failed apply retried): ${result.detail}`);
+        };
+      }
       const outputs: Output[] = [];
       if (settings.output) outputs.push(new NginxOutput(settings.output));
       const elbv2Options = parseElbv2Options(merged);

@@ -75,6 +75,9 @@ export class PidReloader implements Reloader {
     } catch (err) {
       throw new NginxReloadError(`cannot read nginx pid file ${this.pidFile}: ${(err as Error).message}`, false, { cause: err });
     }
+    // An empty file (nginx is writing it right now) reads as 0, and kill(0)
+    // would signal lbsync's own process group.
+    if (!Number.isInteger(pid) || pid <= 1) throw new NginxReloadError(`nginx pid file ${this.pidFile} holds no pid yet`, false);
     try {
       process.kill(pid, 'SIGHUP');
     } catch (err) {

@@ -51,6 +51,9 @@ export class DynamicUpstreams {
   private lastView: PoolView | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  /** Consecutive applies that failed or ended unconfirmed; the watcher retries them with backoff. */
+  private failures = 0;
+  private retryAt = 0;
 
   constructor(private readonly host: DynamicHost, private readonly onRepush: (outcome: ApplyOutcome | Error) => void = () => {}) {
     this.paths = gluePaths(host.file);
@@ -85,9 +88,23 @@ export class DynamicUpstreams {
   }
 
   apply(view: PoolView): Promise<ApplyOutcome> {
-    const run = this.queue.then(() => this.applyNow(view));
+    const run = this.queue.then(() => this.applyNow(view)).then(
+      (outcome) => {
+        this.noteResult(this.confirmed !== undefined);
+        return outcome;
+      },
+      (err: unknown) => {
+        this.noteResult(false);
+        throw err;
+      },
+    );
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  private noteResult(ok: boolean): void {
+    this.failures = ok ? 0 : this.failures + 1;
+    this.retryAt = Date.now() + Math.min(250 * 2 ** this.failures, 8000);
   }
 
   private async applyNow(view: PoolView): Promise<ApplyOutcome> {
@@ -185,15 +202,21 @@ export class DynamicUpstreams {
     }
   }
 
-  /** Notices an nginx that restarted (empty dict) or reloaded another structure, and applies the last view again. */
+  /**
+   * Notices an nginx that restarted (empty dict) or runs another structure,
+   * and retries an apply that failed or ended unconfirmed (with backoff):
+   * both apply the last view again. An nginx that does not answer (down, or
+   * the glue not included) has nothing to push into, so nothing is tried.
+   */
   private async watch(): Promise<void> {
     if (!this.lastView || !this.client) return;
     const state = await this.client.state().catch(() => undefined);
-    if (!state || !this.confirmed) return;
-    if (state.version >= this.lastVersion && state.structure === this.confirmed.structure) return;
-    this.confirmed = state;
-    const view = this.lastView;
-    await this.apply(view).then(this.onRepush, this.onRepush);
+    if (!state) return;
+    const lost = this.confirmed !== undefined && (state.version < this.lastVersion || state.structure !== this.confirmed.structure);
+    const retry = this.failures > 0 && Date.now() >= this.retryAt;
+    if (!lost && !retry) return;
+    if (lost) this.confirmed = state;
+    await this.apply(this.lastView).then(this.onRepush, this.onRepush);
   }
 
   private async writeEditGlue(glue: string[]): Promise<void> {
