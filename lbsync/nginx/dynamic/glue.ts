@@ -36,13 +36,13 @@ export function renderGlue(paths: GluePaths, structure: string): string[] {
   return [
     '# beacon dynamic upstreams: lbsync pushes endpoint sets through the control socket into the Lua balancer; no reload per change.',
     `lua_shared_dict ${DICT} 32m;`,
-    `init_by_lua_block { package.loaded.beacon_balancer = dofile("${paths.lua}"); package.loaded.beacon_balancer.init("${paths.secret}", "${structure}") }`,
+    `init_by_lua_block { package.loaded.beacon_balancer = dofile("${paths.lua}"); package.loaded.beacon_balancer.init("${paths.secret}", "${structure}"); }`,
     'server {',
     `    listen unix:${paths.socket};`,
     '    access_log off;',
     '    client_max_body_size 8m;',
     '    client_body_buffer_size 8m;',
-    '    location = /beacon/upstreams { content_by_lua_block { require("beacon_balancer").control() } }',
+    '    location = /beacon/upstreams { content_by_lua_block { require("beacon_balancer").control(); } }',
     '}',
     '',
   ];
@@ -53,10 +53,11 @@ export function renderGlue(paths: GluePaths, structure: string): string[] {
  * lists: the Lua side serves the dict only when it holds that version or
  * newer, else nginx's round robin over the file's servers. Without the glue
  * (nothing loaded the module) it does the same, so a missing include never
- * breaks traffic.
+ * breaks traffic. Every Lua statement ends in ";" and has no braces, so the
+ * block also reads as nginx directives to lbsync's own scanner (edit-in-place).
  */
 export function balancerLine(service: string, version: number): string {
-  return `balancer_by_lua_block { local b = package.loaded.beacon_balancer if b then b.balance("${service}", ${version}) end }`;
+  return `balancer_by_lua_block { local b = package.loaded.beacon_balancer; if b then b.balance("${service}", ${version}) end; }`;
 }
 
 /** nginx's message when a directive of the Lua module is unknown: the module is not loaded. */
