@@ -211,6 +211,36 @@ describe('lbsync --nginx-mode dynamic: endpoint changes without reloads (real ng
     assert.deepEqual(failures, []);
   });
 
+  it('edit-in-place: the managed block gets the balancer, the glue goes beside it; endpoint changes do not reload', async () => {
+    const edited = new TestNginx({ lua: true });
+    try {
+      const port = await freePort();
+      // conf.d/*.conf is included from http { }, so beacon-dynamic.conf written beside the file is picked up.
+      const conf = edited.writeConf('site.conf', `upstream shop {\n    server 127.0.0.1:1 down;\n    keepalive 4;\n}\nserver { listen 127.0.0.1:${port}; location / { proxy_pass http://shop; proxy_http_version 1.1; proxy_set_header Connection ""; } }\n`);
+      await edited.start();
+      const shop = backends.slice(-2);
+      await stack.put('shop', 's0', '127.0.0.1', shop[0]!.port);
+      const { log } = stack.lbsync(['--nginx-edit', conf, '--nginx-test', edited.command('-t'), '--nginx-reload', edited.command('-s', 'reload'), '--services', 'shop', '--nginx-mode', 'dynamic', '--health', 'off'], 'edit');
+      await waitForLog(log, /^running nginx in dynamic mode/);
+      const body = async () => (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => '')).trim();
+      await waitFor(async () => (await body()) === shop[0]!.name, 20_000, 'shop served');
+      await waitForLog(log, /version \d+ confirmed/);
+      const hups = () => (readFileSync(join(edited.prefix, 'logs', 'error.log'), 'utf8').match(/SIGHUP\) received/g) ?? []).length;
+      const before = hups();
+      await stack.put('shop', 's1', '127.0.0.1', shop[1]!.port);
+      await stack.client.delete().key('/services/shop/s0');
+      await waitFor(async () => (await body()) === shop[1]!.name, 20_000, 's1 served after s0 went');
+      await waitForLog(log, /^pushed 1 service/);
+      assert.equal(hups(), before, 'no reload');
+      const text = readFileSync(conf, 'utf8');
+      assert.equal((text.match(/balancer_by_lua_block/g) ?? []).length, 1, text);
+      assert.ok(text.indexOf('balancer_by_lua_block') < text.indexOf('keepalive 4;'), text);
+      await stack.client.delete().key('/services/shop/s1');
+    } finally {
+      await edited.destroy();
+    }
+  });
+
   it('dynamic mode on an nginx without the Lua module is a clear error naming libnginx-mod-http-lua', async () => {
     const plain = new TestNginx();
     try {
