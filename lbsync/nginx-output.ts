@@ -146,7 +146,7 @@ export class NginxOutput implements Output {
   }
 
   async close(): Promise<void> {
-    this.dynamic?.stop();
+    await this.dynamic?.stop();
   }
 
   private async render(view: PoolView, upstreamExtra?: (service: string) => string[], glue: string[] = []): Promise<{ text: string; upstreams: string[]; members: number; problems: RenderProblem[] }> {

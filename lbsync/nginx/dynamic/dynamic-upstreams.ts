@@ -51,6 +51,9 @@ export class DynamicUpstreams {
   private lastView: PoolView | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private pendingInstall: string | undefined;
+  private installTimer: NodeJS.Timeout | undefined;
+  private readonly installDelayMs = 100;
   /** Consecutive applies that failed or ended unconfirmed; the watcher retries them with backoff. */
   private failures = 0;
   private retryAt = 0;
@@ -73,8 +76,14 @@ export class DynamicUpstreams {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops polling and writes a file still pending, so a clean stop leaves the file equal to the dict. */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.installTimer) clearTimeout(this.installTimer);
+    await this.queue;
+    const pending = this.pendingInstall;
+    this.pendingInstall = undefined;
+    if (pending !== undefined) await this.host.install(pending).catch(() => undefined);
   }
 
   /** The http-level glue with no structure signature (the start-up probe for the Lua module). */
@@ -142,14 +151,14 @@ export class DynamicUpstreams {
       const nginxLost = this.confirmed.version < this.lastVersion;
       const toPush = nginxLost ? all : changed;
       if (toPush.size === 0 && !nginxLost) {
-        await this.host.install(rendered.text);
+        this.scheduleInstall(rendered.text);
         return { changed: false, reloaded: false, detail: `unchanged (${what}; nginx holds version ${this.confirmed.version})`, warnings };
       }
       try {
         const started = performance.now();
         await this.pushAndConfirm(version, toPush, structure);
         const pushMs = performance.now() - started;
-        await this.host.install(rendered.text);
+        this.scheduleInstall(rendered.text);
         return {
           changed: true,
           reloaded: false,
@@ -165,6 +174,7 @@ export class DynamicUpstreams {
     // The validated path: the file carries the current sets under `version`,
     // newer than anything in the dict, so nginx serves them right after the reload.
     if (this.host.mode === 'edit') await this.writeEditGlue(glue);
+    this.pendingInstall = undefined; // the activation writes a newer text
     const result = await this.host.activate(rendered.text);
     try {
       if (result.reloaded) await this.waitForStructure(structure);
@@ -217,6 +227,27 @@ export class DynamicUpstreams {
     if (!lost && !retry) return;
     if (lost) this.confirmed = state;
     await this.apply(this.lastView).then(this.onRepush, this.onRepush);
+  }
+
+  /**
+   * Writes the file after a push, off the push's path: the next change is not
+   * held up by `nginx -t`, and a burst of pushes is one write. The file lags
+   * the dict by at most `installDelayMs`; a restart in that gap starts with
+   * the set before and lbsync pushes the current one within a poll.
+   */
+  private scheduleInstall(text: string): void {
+    this.pendingInstall = text;
+    if (this.installTimer) return;
+    this.installTimer = setTimeout(() => {
+      this.installTimer = undefined;
+      const run = this.queue.then(async () => {
+        const pending = this.pendingInstall;
+        this.pendingInstall = undefined;
+        if (pending !== undefined) await this.host.install(pending);
+      });
+      this.queue = run.catch((err: unknown) => this.onRepush(err instanceof Error ? err : new Error(String(err))));
+    }, this.installDelayMs);
+    this.installTimer.unref();
   }
 
   private async writeEditGlue(glue: string[]): Promise<void> {
