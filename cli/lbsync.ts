@@ -97,12 +97,21 @@ replaces the live file, so nginx never sees a broken file, not even if lbsync is
 killed mid-way. A refused config keeps the last good one and is logged with
 nginx's own message; a reload that starts no new workers is rolled back.
 
+nginx modes:
+  reload   (default) every change is a new config: tested, swapped, reloaded
+  dynamic  endpoint changes of existing services are pushed into a Lua balancer
+           in nginx (unix socket beside the config, a secret, read-back
+           confirmation), no reload; a new/removed service or changed options
+           reload. Needs libnginx-mod-http-lua loaded by nginx. least_conn,
+           ip_hash, hash, DNS-name hosts and backup servers stay on reloads.
+
 Examples:
   $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf
   $ beacon lbsync --nginx-edit /etc/nginx/nginx.conf --services web,api --wait 100ms:2s
   $ beacon lbsync --nginx-conf /srv/nginx/conf/beacon.conf \\
       --nginx-test 'nginx -p /srv/nginx -c conf/nginx.conf -t' \\
       --nginx-reload 'nginx -p /srv/nginx -c conf/nginx.conf -s reload'
+  $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf --nginx-mode dynamic
   $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf --nginx-container edge-nginx
   $ beacon lbsync --config /etc/beacon/lbsync.yaml --dry-run
   $ beacon lbsync --nginx-conf beacon.conf --health off --once
