@@ -169,6 +169,8 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
       logEvents(daemon, log);
       if (merged.dryRun || merged.once) {
         const results = await daemon.runOnce(merged.dryRun ? 'preview' : 'apply');
+        // Closing flushes what an output still has pending (dynamic mode writes its file after a push).
+        for (const output of outputs) await output.close().catch(() => undefined);
         client.close();
         let failed = false;
         for (const r of results) {
