@@ -7,7 +7,7 @@ import type { UpstreamOptions } from '../upstream-options.js';
 import { ControlClient, ensureSecret } from './control-client.js';
 import { balancerLine, gluePaths, renderGlue, type GluePaths } from './glue.js';
 import { eligibility, peerSetOf, setKey, structureSignature, type PeerSet } from './peers.js';
-import { encodePush } from './protocol.js';
+import { encodePush, type ControlState } from './protocol.js';
 
 /** The Lua balancer shipped with beacon (copied beside the config on start). */
 export const LUA_SOURCE = fileURLToPath(new URL('../lua/beacon_balancer.lua', import.meta.url));
@@ -192,8 +192,11 @@ export class DynamicUpstreams {
   private async pushAndConfirm(version: number, sets: ReadonlyMap<string, { version: number; set: PeerSet }>, structure: string): Promise<void> {
     const client = this.client!;
     await client.push(encodePush(version, sets));
-    const state = await client.state();
+    let state = await client.state();
     if (state.version !== version) throw new Error(`nginx holds version ${state.version} after pushing ${version}`);
+    // The dict is shared by every worker generation, but the structure is the
+    // answering worker's: for ≥ 100 ms after a reload old workers still accept.
+    if (state.structure !== structure) state = await this.waitForStructure(structure);
     if (state.structure !== structure) throw new Error(`nginx runs structure ${state.structure || '(none)'}, not ${structure}`);
     this.lastVersion = version;
     this.confirmed = state;
@@ -203,11 +206,12 @@ export class DynamicUpstreams {
    * Right after a reload an old worker may still answer the control socket
    * with the old structure; the new workers answer within a few ms.
    */
-  private async waitForStructure(structure: string, timeoutMs = 2000): Promise<void> {
+  private async waitForStructure(structure: string, timeoutMs = 2000): Promise<ControlState> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const state = await this.client!.state().catch(() => undefined);
-      if (state?.structure === structure || performance.now() > deadline) return;
+      if (state && (state.structure === structure || performance.now() > deadline)) return state;
+      if (!state && performance.now() > deadline) return { version: 0, structure: '' };
       await delay(5);
     }
   }
@@ -220,8 +224,10 @@ export class DynamicUpstreams {
    */
   private async watch(): Promise<void> {
     if (!this.lastView || !this.client) return;
-    const state = await this.client.state().catch(() => undefined);
+    let state = await this.client.state().catch(() => undefined);
     if (!state) return;
+    // An old worker answers with its structure until it retires; only a lasting difference counts.
+    if (this.confirmed && state.structure !== this.confirmed.structure) state = await this.waitForStructure(this.confirmed.structure, 1000);
     const lost = this.confirmed !== undefined && (state.version < this.lastVersion || state.structure !== this.confirmed.structure);
     const retry = this.failures > 0 && Date.now() >= this.retryAt;
     if (!lost && !retry) return;
