@@ -139,7 +139,9 @@ async function burst(dir: string, records: number, writers: number, mode: Mode) 
     const metricsPort = await freePort();
     const port = await freePort();
     const cfg = join(dir, 'burst.yaml');
-    writeFileSync(cfg, `upstreams:\n  burst:\n    servers: [{ listen: "127.0.0.1:${port}" }]\n`);
+    // `services` makes the upstream exist before the burst: the burst is endpoint
+    // changes of an existing service (what dynamic mode pushes without reloads).
+    writeFileSync(cfg, `services: [burst]\nupstreams:\n  burst:\n    servers: [{ listen: "127.0.0.1:${port}" }]\n`);
     const { log } = s.lbsync(['--metrics-port', String(metricsPort), '--config', cfg], 'burst');
     await waitFor(() => logLines(log).some((l) => /^started lbsync/.test(l.msg)), 20_000, 'lbsync start');
     await waitFor(() => metric(metricsPort, 'beacon_lbsync_applies_total').then((n) => n >= 1), 20_000, 'first apply');

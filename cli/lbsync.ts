@@ -205,7 +205,7 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
       await daemon.start();
       const targets = outputs.map((o) => (o.name === 'nginx' && settings.output ? settings.output.file : o.name)).join(' and ');
       log.info({ mode: settings.output?.mode, file: settings.output?.file, elbv2: !!elbv2Options, wait: merged.wait, health: merged.health }, `started lbsync for ${targets}`);
-      if (settings.output) log.info({ nginxMode: merged.nginxMode }, nginxModeLine(merged.nginxMode, cmd.getOptionValueSource('nginxMode')));
+      if (settings.output) log.info({ nginxMode: merged.nginxMode }, nginxModeLine(merged.nginxMode, file.nginxMode !== undefined && cmd.getOptionValueSource('nginxMode') === 'default' ? 'config' : cmd.getOptionValueSource('nginxMode')));
       await new Promise<void>((done) => {
         process.once('SIGINT', done);
         process.once('SIGTERM', done);
@@ -222,7 +222,10 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
 
 /** The start-up line that says which nginx mode runs, and why. */
 function nginxModeLine(mode: 'reload' | 'dynamic', source: string | undefined): string {
-  const why = source === 'default' || source === undefined ? 'the default; --nginx-mode dynamic needs libnginx-mod-http-lua' : `asked for (${source === 'cli' ? '--nginx-mode' : source})`;
+  const why =
+    source === 'default' || source === undefined
+      ? 'the default; --nginx-mode dynamic needs libnginx-mod-http-lua'
+      : `asked for by ${source === 'cli' ? '--nginx-mode' : source === 'config' ? 'the config file (nginx-mode)' : source}`;
   return mode === 'dynamic'
     ? `running nginx in dynamic mode (${why}): nginx loads the Lua module; endpoint changes are pushed without a reload, structure changes reload`
     : `running nginx in reload mode (${why}): every change is tested and reloads nginx`;
