@@ -1,12 +1,12 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { ApplyOutcome, PoolView, ServicePool } from '../../output.js';
+import type { ApplyOutcome, PoolView } from '../../output.js';
 import type { Activation } from '../activator.js';
 import type { UpstreamOptions } from '../upstream-options.js';
 import { ControlClient, ensureSecret } from './control-client.js';
 import { balancerLine, gluePaths, renderGlue, type GluePaths } from './glue.js';
-import { eligibility, peerSetOf, setKey, structureSignature, type PeerSet } from './peers.js';
+import { eligibility, peerSetOf, setKey, skeletonOf, structureSignature, type PeerSet } from './peers.js';
 import { encodePush, type ControlState } from './protocol.js';
 
 /** The Lua balancer shipped with beacon (copied beside the config on start). */
@@ -134,15 +134,13 @@ export class DynamicUpstreams {
       if (before?.key !== key) changed.set(service, { version, set });
     }
     for (const service of this.pushed.keys()) if (!sets.has(service)) this.pushed.delete(service);
-    // The structure: the file with the dynamic sets emptied and every version 0.
-    const skeleton = await this.host.render(
-      { ...view, pools: view.pools.map((p) => (sets.has(p.service) ? emptied(p) : p)) },
-      (s) => (sets.has(s) ? [balancerLine(s, 0)] : []),
-      renderGlue(this.paths, ''),
-    );
-    const structure = structureSignature(`${skeleton.text}\n${this.luaText}`);
+    // One render with an empty structure slot in the glue; the structure is
+    // that text with the dynamic sets and versions taken out, then filled in.
+    const unsigned = renderGlue(this.paths, '');
+    const draft = await this.host.render(view, (s) => (sets.has(s) ? [balancerLine(s, this.pushed.get(s)!.version)] : []), unsigned);
+    const structure = structureSignature(`${skeletonOf(draft.text, sets)}\n${this.luaText}`);
     const glue = renderGlue(this.paths, structure);
-    const rendered = await this.host.render(view, (s) => (sets.has(s) ? [balancerLine(s, this.pushed.get(s)!.version)] : []), glue);
+    const rendered = { ...draft, text: this.host.mode === 'owned' ? draft.text.replace(unsigned.join('\n'), glue.join('\n')) : draft.text };
     warnings.push(...rendered.warnings);
     const what = `${rendered.upstreams.length} upstream${rendered.upstreams.length === 1 ? '' : 's'}, ${rendered.members} server${rendered.members === 1 ? '' : 's'}`;
 
@@ -262,9 +260,6 @@ export class DynamicUpstreams {
   }
 }
 
-function emptied(pool: ServicePool): ServicePool {
-  return { ...pool, endpoints: [], members: [], failOpen: false };
-}
 
 async function writeAtomic(path: string, text: string): Promise<void> {
   const staged = `${path}.beacon-staged.${process.pid}`;

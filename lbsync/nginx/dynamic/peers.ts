@@ -67,6 +67,25 @@ export function setKey(set: PeerSet): string {
   return `${set.maxFails} ${set.failTimeoutS}|${set.peers.map((p) => `${p.ip} ${p.port} ${p.weight}`).join(',')}`;
 }
 
+/**
+ * A rendered config with what dynamic mode pushes taken out: the server
+ * lines (and the placeholder comments) inside the upstream blocks of
+ * `dynamic` services, and the version of every balancer line. Two configs
+ * with equal skeletons differ only in what a push delivers. Pure.
+ */
+export function skeletonOf(text: string, dynamic: ReadonlySet<string> | ReadonlyMap<string, unknown>): string {
+  const out: string[] = [];
+  let inside = false;
+  for (const line of text.split('\n')) {
+    const open = /^\s*upstream\s+(\S+)\s*\{\s*$/.exec(line);
+    if (open) inside = dynamic.has(open[1]!);
+    else if (inside && /^\s*\}\s*$/.test(line)) inside = false;
+    else if (inside && /^\s*(server\s|# (no endpoint|no usable|fail-open))/.test(line)) continue;
+    out.push(line.replace(/(\.balance\("[^"]+", )\d+\)/, '$10)'));
+  }
+  return out.join('\n');
+}
+
 /** A short hash of a config text with its dynamic parts taken out: equal hashes need no reload. */
 export function structureSignature(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
