@@ -123,7 +123,8 @@ export class DynamicUpstreams {
     for (const pool of view.pools) {
       const e = eligibility(pool, this.host.optionsFor(pool.service), this.host.userMethod?.(pool.service));
       if (e.dynamic) sets.set(pool.service, peerSetOf(pool, this.host.optionsFor(pool.service)));
-      else warnings.push(`${pool.service}: stays on reloads (${e.reason})`);
+      // lbsync logs warnings as "skipped <text>".
+      else warnings.push(`dynamic updates for ${pool.service}: its endpoint changes reload nginx (${e.reason})`);
     }
     const version = Math.max(this.lastVersion + 1, Date.now());
     const changed = new Map<string, { version: number; set: PeerSet }>();
@@ -165,7 +166,7 @@ export class DynamicUpstreams {
           warnings,
         };
       } catch (err) {
-        warnings.push(`push to nginx failed, reloading instead: ${(err as Error).message}`);
+        warnings.push(`the push to nginx, reloaded instead: ${(err as Error).message}`);
         this.confirmed = undefined;
       }
     }
@@ -178,7 +179,7 @@ export class DynamicUpstreams {
       if (result.reloaded) await this.waitForStructure(structure);
       await this.pushAndConfirm(version, new Map([...sets].map(([s, set]) => [s, { version: this.pushed.get(s)!.version, set }])), structure);
     } catch (err) {
-      warnings.push(`nginx's Lua balancer did not confirm (endpoint changes reload until it does): ${(err as Error).message}`);
+      warnings.push(`dynamic updates until nginx's Lua balancer confirms (endpoint changes reload meanwhile): ${(err as Error).message}`);
     }
     const detail = !result.reloaded
       ? `unchanged (${what})`
