@@ -211,6 +211,41 @@ describe('lbsync --nginx-mode dynamic: endpoint changes without reloads (real ng
     assert.deepEqual(failures, []);
   });
 
+  it('lbsync kill -9 during 100 changes: nginx keeps answering (no 502), and a new lbsync converges', async () => {
+    const first = stack.lbsync(flags(), 'kill-during');
+    await waitForLog(first.log, /^running nginx in dynamic mode/);
+    await waitFor(async () => (await served()).size === 3, 20_000, 'n0..n2 served');
+    const extra = backends.find((b) => b.name === 'b4')!;
+    let running = true;
+    const bad: string[] = [];
+    let answered = 0;
+    const watcher = (async () => {
+      while (running) {
+        const r = await stack.get().catch((err: Error) => ({ status: 0, body: err.message }));
+        if (r.status === 200) answered++;
+        else bad.push(`${r.status} ${r.body.slice(0, 40)}`);
+      }
+    })();
+    const killAt = 20 + Math.floor(Math.random() * 60);
+    for (let i = 0; i < 100; i++) {
+      if (i % 2 === 0) await stack.put('web', 'b4', '127.0.0.1', extra.port);
+      else await stack.client.delete().key('/services/web/b4');
+      if (i === killAt) await first.proc.stop('SIGKILL');
+      await delay(5);
+    }
+    await stack.put('web', 'b4', '127.0.0.1', extra.port);
+    const second = stack.lbsync(flags(), 'after-kill-during');
+    await waitForLog(second.log, /^running nginx in dynamic mode/);
+    await waitFor(async () => (await served()).size === 4, 20_000, 'n0..n2 and b4 served');
+    running = false;
+    await watcher;
+    assert.ok(answered > 50, `only ${answered} answers`);
+    assert.deepEqual(bad, [], 'every request answered while endpoints passed');
+    const accepted = await stack.nginxAccepts();
+    assert.ok(accepted.ok, accepted.output);
+    await stack.client.delete().key('/services/web/b4');
+  });
+
   it('edit-in-place: the managed block gets the balancer, the glue goes beside it; endpoint changes do not reload', async () => {
     const edited = new TestNginx({ lua: true });
     try {
