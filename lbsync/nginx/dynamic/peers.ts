@@ -34,6 +34,9 @@ export function eligibility(pool: ServicePool, opts: UpstreamOptions, userMethod
   if (userMethod) return { dynamic: false, reason: `the block sets ${userMethod}` };
   const named = pool.members.find((r) => isIP(r.host) === 0);
   if (named) return { dynamic: false, reason: `host ${named.host} is a DNS name, resolved by nginx at load` };
+  // The Lua side takes plain IPv6 hex groups only (no embedded IPv4, no zone).
+  const unusual = pool.members.find((r) => isIP(r.host) === 6 && /[.%]/.test(r.host));
+  if (unusual) return { dynamic: false, reason: `host ${unusual.host} is an IPv6 form the Lua balancer does not take` };
   if (pool.members.some((r) => r.meta?.backup === 'true')) return { dynamic: false, reason: 'a member is a backup server' };
   return { dynamic: true };
 }

@@ -34,6 +34,7 @@ describe('lbsync nginx dynamic mode (pure parts)', () => {
       ['hash', eligibility(web, { method: parseMethod('hash $request_uri consistent') })],
       ['user ip_hash', eligibility(web, {}, 'ip_hash')],
       ['dns', eligibility(pool('web', [rec('web', 'w1', 'app.internal', 80)]), {})],
+      ['mapped', eligibility(pool('web', [rec('web', 'w1', '::ffff:10.0.0.1', 80)]), {})],
       ['backup', eligibility(pool('web', [rec('web', 'w1', '10.0.0.1', 80, { backup: 'true' })]), {})],
     ];
     assert.deepEqual(table[0]![1], { dynamic: true });
