@@ -77,7 +77,9 @@ local function parse(text)
     else
       local ip, port, weight = line:match("^(%S+) (%d+) (%d+)$")
       if not ip then return nil end
-      set.peers[#set.peers + 1] = { ip = ip, port = tonumber(port), weight = tonumber(weight), current = 0, key = ip .. " " .. port }
+      -- set_current_peer parses its host like a URL: an IPv6 literal needs brackets.
+      local host = ip:find(":", 1, true) and "[" .. ip .. "]" or ip
+      set.peers[#set.peers + 1] = { host = host, port = tonumber(port), weight = tonumber(weight), current = 0, key = ip .. " " .. port }
     end
   end
   if not set.version then return nil end
@@ -157,7 +159,7 @@ function M.balance(service, file_version)
   local peer = pick(set, ctx.beacon_tried)
   ctx.beacon_peer = peer
   ctx.beacon_tried[peer.key] = true
-  local ok, err = balancer.set_current_peer(peer.ip, peer.port)
+  local ok, err = balancer.set_current_peer(peer.host, peer.port)
   if not ok then
     ngx.log(ngx.ERR, "beacon: cannot use peer ", peer.key, " of ", service, ": ", err)
     return ngx.exit(502)
