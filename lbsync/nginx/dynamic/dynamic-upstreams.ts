@@ -120,25 +120,40 @@ export class DynamicUpstreams {
     this.lastView = view;
     const warnings: string[] = [];
     const sets = new Map<string, PeerSet>();
+    const fixed = new Set<string>();
     for (const pool of view.pools) {
       const e = eligibility(pool, this.host.optionsFor(pool.service), this.host.userMethod?.(pool.service));
       if (e.dynamic) sets.set(pool.service, peerSetOf(pool, this.host.optionsFor(pool.service)));
+      else fixed.add(pool.service);
       // lbsync logs warnings as "skipped <text>".
-      else warnings.push(`dynamic updates for ${pool.service}: its endpoint changes reload nginx (${e.reason})`);
+      if (!e.dynamic) warnings.push(`dynamic updates for ${pool.service}: its endpoint changes reload nginx (${e.reason})`);
     }
     const version = Math.max(this.lastVersion + 1, Date.now());
     const changed = new Map<string, { version: number; set: PeerSet }>();
-    for (const [service, set] of sets) {
+    const track = (service: string, set: PeerSet) => {
       const key = setKey(set);
-      const before = this.pushed.get(service);
-      if (before?.key !== key) this.pushed.set(service, { version, key });
-      if (before?.key !== key) changed.set(service, { version, set });
-    }
-    for (const service of this.pushed.keys()) if (!sets.has(service)) this.pushed.delete(service);
+      if (this.pushed.get(service)?.key === key) return;
+      this.pushed.set(service, { version, key });
+      changed.set(service, { version, set });
+    };
+    for (const [service, set] of sets) track(service, set);
+    // An upstream the render writes without a pool in the view (a service
+    // whose records are gone keeps its block, answering 502) is dynamic with
+    // an empty set: its block then has the same shape whether or not records
+    // exist, and the dict never serves a gone service's old endpoints.
+    const extra = (s: string): string[] => {
+      if (fixed.has(s)) return [];
+      if (!sets.has(s)) {
+        sets.set(s, peerSetOf({ service: s, endpoints: [], members: [], failOpen: false }, this.host.optionsFor(s)));
+        track(s, sets.get(s)!);
+      }
+      return [balancerLine(s, this.pushed.get(s)!.version)];
+    };
     // One render with an empty structure slot in the glue; the structure is
     // that text with the dynamic sets and versions taken out, then filled in.
     const unsigned = renderGlue(this.paths, '');
-    const draft = await this.host.render(view, (s) => (sets.has(s) ? [balancerLine(s, this.pushed.get(s)!.version)] : []), unsigned);
+    const draft = await this.host.render(view, extra, unsigned);
+    for (const service of this.pushed.keys()) if (!sets.has(service)) this.pushed.delete(service);
     const structure = structureSignature(`${skeletonOf(draft.text, sets)}\n${this.luaText}`);
     const glue = renderGlue(this.paths, structure);
     const rendered = { ...draft, text: this.host.mode === 'owned' ? draft.text.replace(unsigned.join('\n'), glue.join('\n')) : draft.text };

@@ -11,7 +11,7 @@ class Backend {
   healthy = true;
   port = 0;
   private server: Server | undefined;
-  constructor(readonly name: string) {}
+  constructor(readonly name: string, private readonly host = '127.0.0.1') {}
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
       if (req.url === '/health') {
@@ -19,7 +19,7 @@ class Backend {
         res.end(this.healthy ? 'ok\n' : 'sick\n');
       } else res.end(`${this.name}\n`);
     });
-    await new Promise<void>((r) => this.server!.listen(this.port, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => this.server!.listen(this.port, this.host, () => r()));
     this.port = (this.server.address() as { port: number }).port;
     return this;
   }
@@ -61,6 +61,7 @@ describe('lbsync --nginx-mode dynamic: endpoint changes without reloads (real ng
   const backends: Backend[] = [];
   let metricsPort = 0;
   let apiPort = 0;
+  let sixPort = 0;
   let configFile = '';
   let socket = '';
 
@@ -71,8 +72,9 @@ describe('lbsync --nginx-mode dynamic: endpoint changes without reloads (real ng
     await stack.start();
     for (let i = 0; i < 6; i++) backends.push(await new Backend(`b${i}`).start());
     apiPort = await freePort();
+    sixPort = await freePort();
     configFile = join(stack.logs, 'lbsync.yaml');
-    writeFileSync(configFile, `upstreams:\n  web: { keepalive: 8 }\n  api: { servers: [{ listen: "127.0.0.1:${apiPort}" }] }\n`);
+    writeFileSync(configFile, `upstreams:\n  web: { keepalive: 8 }\n  api: { servers: [{ listen: "127.0.0.1:${apiPort}" }] }\n  six: { servers: [{ listen: "127.0.0.1:${sixPort}" }] }\n`);
     socket = join(dirname(stack.conf), '.beacon-control.sock');
   });
   afterEach(() => stack.killAll());
@@ -211,6 +213,24 @@ describe('lbsync --nginx-mode dynamic: endpoint changes without reloads (real ng
     assert.deepEqual(failures, []);
   });
 
+  it('serves IPv6 endpoints pushed without a reload', async () => {
+    const { log } = stack.lbsync(flags(), 'ipv6');
+    await waitForLog(log, /^running nginx in dynamic mode/);
+    const v6 = [await new Backend('six0', '::1').start(), await new Backend('six1', '::1').start()];
+    backends.push(...v6);
+    const six = async () => (await fetch(`http://127.0.0.1:${sixPort}/`).then((r) => r.text(), () => '')).trim();
+    await stack.put('six', 'x0', '::1', v6[0]!.port);
+    await waitFor(async () => (await six()) === 'six0', 20_000, 'six0 over IPv6');
+    await waitForLog(log, /version \d+ confirmed/);
+    const before = reconfigurings(stack);
+    await stack.put('six', 'x1', '::1', v6[1]!.port);
+    await stack.client.delete().key('/services/six/x0');
+    await waitFor(async () => (await six()) === 'six1', 20_000, 'six1 over IPv6 after six0 went');
+    await waitForLog(log, /^pushed 1 service/);
+    assert.equal(reconfigurings(stack), before, 'no reload');
+    await stack.client.delete().key('/services/six/x1');
+  });
+
   it('lbsync kill -9 during 100 changes: nginx keeps answering (no 502), and a new lbsync converges', async () => {
     const first = stack.lbsync(flags(), 'kill-during');
     await waitForLog(first.log, /^running nginx in dynamic mode/);
@@ -253,7 +273,7 @@ describe('lbsync --nginx-mode dynamic: endpoint changes without reloads (real ng
       // conf.d/*.conf is included from http { }, so beacon-dynamic.conf written beside the file is picked up.
       const conf = edited.writeConf('site.conf', `upstream shop {\n    server 127.0.0.1:1 down;\n    keepalive 4;\n}\nserver { listen 127.0.0.1:${port}; location / { proxy_pass http://shop; proxy_http_version 1.1; proxy_set_header Connection ""; } }\n`);
       await edited.start();
-      const shop = backends.slice(-2);
+      const shop = backends.filter((b) => b.name === 'n1' || b.name === 'n2');
       await stack.put('shop', 's0', '127.0.0.1', shop[0]!.port);
       const { log } = stack.lbsync(['--nginx-edit', conf, '--nginx-test', edited.command('-t'), '--nginx-reload', edited.command('-s', 'reload'), '--services', 'shop', '--nginx-mode', 'dynamic', '--health', 'off'], 'edit');
       await waitForLog(log, /^running nginx in dynamic mode/);
