@@ -5,7 +5,8 @@ import { DynamicUpstreams } from './nginx/dynamic/dynamic-upstreams.js';
 import { NO_LUA_MODULE, noLuaModuleError } from './nginx/dynamic/glue.js';
 import { userMethods } from './nginx/dynamic/user-methods.js';
 import type { ApplyOutcome, Output, PoolView, ServicePool } from './output.js';
-import { NginxActivator, pidFileOf } from './nginx/activator.js';
+import { NginxActivator } from './nginx/activator.js';
+import type { NginxLayout } from './nginx/layout.js';
 import { scanConf, walkConf } from './nginx/conf-scanner.js';
 import { editUpstreams } from './nginx/edit-in-place.js';
 import { optionsFor, renderUpstreams, type RenderOptions, type RenderProblem } from './nginx/render.js';
@@ -22,6 +23,8 @@ export interface NginxOutputOptions {
   mode: 'owned' | 'edit';
   file: string;
   testArgv: string[];
+  /** `--nginx-main-conf`: the main config, when the test command cannot tell it. */
+  mainConf?: string;
   reload: ReloadVia;
   render?: RenderOptions;
   /** `--services`: in edit mode their blocks are managed even without records. */
@@ -57,7 +60,8 @@ export class NginxOutput implements Output {
     this.activator = new NginxActivator({
       file: options.file,
       testArgv: options.testArgv,
-      reloader: (main) => this.reloader(main),
+      ...(options.mainConf ? { mainConf: options.mainConf } : {}),
+      reloader: (layout) => this.reloader(layout),
       ...(options.confirmTimeoutMs !== undefined ? { confirmTimeoutMs: options.confirmTimeoutMs } : {}),
     });
   }
@@ -85,6 +89,8 @@ export class NginxOutput implements Output {
         file: this.options.file,
         render: async (view, extra, glue) => {
           const r = await this.render(view, extra, glue);
+          // Written once, an upstream keeps being written (see the class comment).
+          for (const name of r.upstreams) this.sticky.add(name);
           return { text: r.text, upstreams: r.upstreams, members: r.members, warnings: r.problems.map(problemText) };
         },
         activate: (text) => this.activator.activate(text),
@@ -122,7 +128,7 @@ export class NginxOutput implements Output {
         if (this.dynamic) {
           if (this.options.mode === 'edit') this.userMethodsSeen = userMethods(await readFile(this.options.file, 'utf8'), this.options.file);
           const outcome = await this.dynamic.apply(view);
-          return { ...outcome, warnings: unique([...warnings, ...(outcome.warnings ?? [])]) };
+          return { ...outcome, warnings: unique([...warnings, ...(outcome.warnings ?? []), ...(this.layout?.warnings ?? [])]) };
         }
         const rendered = await this.render(view);
         warnings.push(...rendered.problems.map(problemText));
@@ -132,7 +138,7 @@ export class NginxOutput implements Output {
         const detail = !result.reloaded
           ? `unchanged (${what})`
           : `reloaded nginx (${what}; test ${Math.round(result.timings.testMs)}ms, reload ${Math.round(result.timings.reloadMs)}ms${result.confirmed ? ', new workers up' : ', unconfirmed'})`;
-        return { changed: result.reloaded, detail, warnings: unique(warnings) };
+        return { changed: result.reloaded, detail, warnings: unique([...warnings, ...(this.layout?.warnings ?? [])]) };
       } catch (err) {
         if (!(err instanceof NginxValidationError)) throw err;
         const noLua = NO_LUA_MODULE.exec(err.nginxMessage);
@@ -147,6 +153,11 @@ export class NginxOutput implements Output {
 
   async close(): Promise<void> {
     await this.dynamic?.stop();
+  }
+
+  /** Where nginx's files are, as found at start (main config, how it was found, lookups that failed). */
+  get layout(): NginxLayout | undefined {
+    return this.activator.nginxLayout;
   }
 
   private async render(view: PoolView, upstreamExtra?: (service: string) => string[], glue: string[] = []): Promise<{ text: string; upstreams: string[]; members: number; problems: RenderProblem[] }> {
@@ -182,11 +193,11 @@ export class NginxOutput implements Output {
     return !this.quarantine.has(bare) && view.pools.some((p) => p.members.some((r) => r.host === bare));
   }
 
-  private reloader(main: string): Reloader {
+  private reloader(layout: NginxLayout): Reloader {
     const via = this.options.reload;
     switch (via.kind) {
       case 'command': {
-        const pidFile = via.pidFile ?? pidFileOf(main, this.options.testArgv);
+        const pidFile = via.pidFile ?? layout.pidFile;
         // `nginx -s reload` only reads the pid file and sends SIGHUP; doing that
         // ourselves saves starting a process on every apply, which is most of a
         // reload's cost. Anything else the operator configured is run as given.
