@@ -92,9 +92,6 @@ export class PidReloader implements Reloader {
     if (command !== undefined && !/^nginx: master process/.test(command)) {
       throw new NginxReloadError(`pid ${pid} from ${this.pidFile} is not an nginx master (${JSON.stringify(command.replaceAll('\0', ' ').trim().slice(0, 60))}): nginx is not running`, false);
     }
-    // An empty file (nginx is writing it right now) reads as 0, and kill(0)
-    // would signal lbsync's own process group.
-    if (!Number.isInteger(pid) || pid <= 1) throw new NginxReloadError(`nginx pid file ${this.pidFile} holds no pid yet`, false);
     try {
       process.kill(pid, 'SIGHUP');
     } catch (err) {
