@@ -38,6 +38,10 @@ export interface ApplyOutcome {
    * host that failed validation, an invalid weight). The rest was applied.
    */
   warnings?: string[];
+  /** False when the change went live without a reload (nginx dynamic mode); `changed` otherwise. */
+  reloaded?: boolean;
+  /** nginx dynamic mode: the version nginx confirmed holding after this apply. */
+  nginxVersion?: number;
 }
 
 /**
