@@ -50,6 +50,8 @@ const HOST_NOT_FOUND = /host not found in upstream "([^"]+)"/;
  */
 export class NginxOutput implements Output {
   readonly name = 'nginx';
+  /** Reload mode: a join costs a reload, so joins settle; dynamic mode pushes them at once. */
+  readonly settlesJoins: boolean;
   private readonly activator: NginxActivator;
   private readonly sticky = new Set<string>();
   private readonly quarantine = new Map<string, number>();
@@ -57,6 +59,7 @@ export class NginxOutput implements Output {
   private userMethodsSeen = new Map<string, string>();
 
   constructor(private readonly options: NginxOutputOptions) {
+    this.settlesJoins = options.nginxMode !== 'dynamic';
     this.activator = new NginxActivator({
       file: options.file,
       testArgv: options.testArgv,
