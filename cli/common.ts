@@ -153,6 +153,22 @@ export function etcdContext(opts: EtcdOptions, name: string) {
 }
 
 /**
+ * Resolves when whoever reads stdout has gone (`beacon discover --watch |
+ * head`): a reader that has seen enough is no failure, so the command can end
+ * quietly with 0, as C tools do on SIGPIPE. Calling it is what keeps the
+ * EPIPE from becoming an unhandled 'error' with a stack trace; any other
+ * stdout error still is one.
+ */
+export function stdoutClosed(): Promise<void> {
+  return new Promise((resolve) => {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      resolve();
+    });
+  });
+}
+
+/**
  * Runs a command body and turns its outcome into an exit code: validation
  * and usage errors are bad usage (2), anything else is a failure (1).
  */
