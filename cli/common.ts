@@ -41,7 +41,7 @@ const HOUR = 60 * MINUTE;
  * daemon can honour and what is sane. Any other duration flag is capped at
  * Node's timer limit (MAX_TIMER_MS), past which timers fire at once.
  */
-export const DURATION_FLAGS: Readonly<Record<string, DurationBounds>> = {
+const DURATION_FLAGS: Readonly<Record<string, DurationBounds>> = {
   '--ttl': { min: 1000, max: 24 * HOUR, step: { ms: 1000, why: 'etcd leases count in whole seconds' } },
   '--resync': { min: 1000, max: 24 * HOUR },
   '--confirm-timeout': { min: 100, max: 10 * MINUTE },
