@@ -12,7 +12,17 @@ export interface LeasePublisherOptions {
   layout: Layout;
   /** Cap for the retry delay while etcd is unreachable. */
   maxRetryMs?: number;
+  /** The retry timer; Node's by default, injectable so tests can drive retries by hand. */
+  timers?: RetryTimers;
 }
+
+/** Arms and clears one timer (health's Clock fits). */
+export interface RetryTimers {
+  setTimer(fn: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+const nodeTimers: RetryTimers = { setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout) };
 
 interface Entry {
   record: ServiceRecord;
@@ -45,12 +55,14 @@ export class LeasePublisher extends EventEmitter<LeasePublisherEvents> {
   private readonly backoff: Backoff;
   private lease: Lease | undefined;
   private leaseId: Promise<string> | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: unknown;
+  private readonly timers: RetryTimers;
   private closed = false;
 
   constructor(private readonly options: LeasePublisherOptions) {
     super();
     this.backoff = new Backoff(50, options.maxRetryMs ?? 500);
+    this.timers = options.timers ?? nodeTimers;
   }
 
   /** Publishes (or updates) a record. Returns at once; the write follows. */
@@ -90,7 +102,7 @@ export class LeasePublisher extends EventEmitter<LeasePublisherEvents> {
    */
   async close({ revoke }: { revoke: boolean }): Promise<void> {
     this.closed = true;
-    clearTimeout(this.retryTimer);
+    if (this.retryTimer !== undefined) this.timers.clearTimer(this.retryTimer);
     const lease = this.lease;
     this.lease = undefined;
     if (!lease) return;
@@ -188,10 +200,10 @@ export class LeasePublisher extends EventEmitter<LeasePublisherEvents> {
   }
 
   private retryLater(err: Error): void {
-    if (this.closed || this.retryTimer) return;
+    if (this.closed || this.retryTimer !== undefined) return;
     const delay = this.backoff.next();
     this.emit('retrying', err, delay);
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.timers.setTimer(() => {
       this.retryTimer = undefined;
       for (const id of [...this.dirty]) if (!this.inFlight.has(id)) void this.sync(id);
     }, delay);

@@ -49,7 +49,7 @@ describe('registry: PrefixWatcher (real etcd, cut through a TCP proxy)', functio
     assert.equal(f.instances(), 'a');
     await direct.put('/services/web/b').value(value('b'));
     await direct.delete().key('/services/web/a');
-    await waitFor(() => f.instances() === 'b', 5000, 'b only');
+    await waitFor(() => f.instances() === 'b', 20_000, 'b only');
     await f.watcher.stop();
     client.close();
   });
@@ -60,7 +60,7 @@ describe('registry: PrefixWatcher (real etcd, cut through a TCP proxy)', functio
     const f = follow(client);
     await f.watcher.start();
     await direct.put('/services/web/a').value(value('a'));
-    await waitFor(() => f.instances() === 'a', 5000, 'a');
+    await waitFor(() => f.instances() === 'a', 20_000, 'a');
     await proxy.cut();
     await direct.put('/services/web/b').value(value('b'));
     await direct.delete().key('/services/web/a');
@@ -79,7 +79,7 @@ describe('registry: PrefixWatcher (real etcd, cut through a TCP proxy)', functio
     const f = follow(client);
     await f.watcher.start();
     await direct.put('/services/web/a').value(value('a'));
-    await waitFor(() => f.instances() === 'a', 5000, 'a');
+    await waitFor(() => f.instances() === 'a', 20_000, 'a');
     await proxy.cut();
     await direct.delete().key('/services/web/a');
     await direct.put('/services/web/b').value(value('b'));
