@@ -44,6 +44,8 @@ const HOUR = 60 * MINUTE;
 const DURATION_FLAGS: Readonly<Record<string, DurationBounds>> = {
   '--ttl': { min: 1000, max: 24 * HOUR, step: { ms: 1000, why: 'etcd leases count in whole seconds' } },
   '--resync': { min: 1000, max: 24 * HOUR },
+  '--flap-window': { min: 1000, max: 24 * HOUR },
+  '--flap-hold': { max: 24 * HOUR },
   '--confirm-timeout': { min: 100, max: 10 * MINUTE },
   '--timeout': { min: 1, max: 10 * MINUTE },
   // As a record's check.interval / check.timeout.
