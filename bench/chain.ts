@@ -12,12 +12,10 @@
  * docker-gen's figures do (p50 ~55 ms start → nginx reloaded, no health
  * check; ~133 ms after a container dies). Targets: start → answered p50 ≤ 40 ms, p95 ≤ 80 ms.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import {
-  docker,
   ensureTestImage,
   freePort,
   removeTestContainers,
@@ -27,6 +25,7 @@ import {
   TestNginx,
   waitFor,
 } from '../test/harness/index.js';
+import { containerEvents, writeLbsyncConfig } from './chain-stack.js';
 import { median, percentile, printFigures, r1, writeResults, type Figure } from './report.js';
 
 const { values } = parseArgs({ options: { samples: { type: 'string', default: '40' } } });
@@ -103,35 +102,11 @@ async function main(): Promise<void> {
   const nginx = await new TestNginx().start();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/`;
-  const config = join(nginx.prefix, 'lbsync.yaml');
-  writeFileSync(
-    config,
-    [
-      `nginx-conf: ${join(nginx.confDir, 'conf.d', 'beacon.conf')}`,
-      `nginx-test: ${nginx.command('-t')}`,
-      `nginx-reload: ${nginx.command('-s', 'reload')}`,
-      'services: chain',
-      'upstreams:',
-      '  chain:',
-      `    servers: [{ listen: "127.0.0.1:${port}", location: / }]`,
-      '',
-    ].join('\n'),
-  );
+  const config = writeLbsyncConfig(nginx, 'chain', port);
   const logs = nginx.prefix;
   const sidekick = startBeacon(['sidekick', 'docker', '--etcd', etcd.url, '--label-filter', `${LABEL}=1`, '--advertise-ip', '127.0.0.1', '--node', 'bench'], join(logs, 'sidekick.log'));
   const lbsync = startBeacon(['lbsync', '--etcd', etcd.url, '--config', config], join(logs, 'lbsync.log'));
-  const events = (await docker.getEvents({ filters: { type: ['container'], label: [`${LABEL}=1`] } })) as unknown as NodeJS.ReadableStream;
-  const bus = new (await import('node:events')).EventEmitter();
-  let buffer = '';
-  events.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (line.trim()) bus.emit('event', JSON.parse(line));
-    }
-  });
+  const { bus, close: closeEvents } = await containerEvents(LABEL);
 
   const startMs: number[] = [];
   const appMs: number[] = [];
@@ -181,7 +156,7 @@ async function main(): Promise<void> {
       const { readFileSync } = await import('node:fs');
       for (const log of ['lbsync.log', 'sidekick.log']) process.stderr.write(`--- ${log}\n${readFileSync(join(logs, log), 'utf8')}\n`);
     }
-    (events as unknown as { destroy?: () => void }).destroy?.();
+    closeEvents();
     await sidekick.stop();
     await lbsync.stop();
     await removeTestContainers();

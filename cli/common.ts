@@ -10,10 +10,10 @@ import {
   type DurationBounds,
   type EtcdConnection,
 } from '../registry/index.js';
+import { EXIT } from './exit-codes.js';
 import { createLogger, LOG_LEVELS, type Logger } from './logger.js';
 
-/** Exit codes shared by every subcommand. */
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+export { EXIT } from './exit-codes.js';
 
 /** Bad usage: a flag or argument that breaks a rule. Exits with 2. */
 export class UsageError extends BeaconError {

@@ -1,23 +1,22 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { resolve } from 'node:path';
 import { parseDuration, validateServiceName } from '../registry/index.js';
 import type { HealthSpec } from '../health/index.js';
-import {
-  allowedNetworks,
-  LbSync,
-  LbsyncMetrics,
-  loadConfig,
-  NginxOutput,
-  NginxReloadError,
-  NginxValidationError,
-  MAIN_PLACEHOLDER,
-  parseWait,
-  splitCommand,
-  type LbsyncFileConfig,
-  type ReloadVia,
-} from '../lbsync/index.js';
-import { createElbv2Output, parseElbv2Options, withElbv2Options, type Elbv2Flags, type Elbv2Output } from '../lbsync/elbv2/index.js';
+// lbsync's modules one by one rather than through lbsync/index.js: the barrel
+// also loads prom-client (metrics), and elbv2/index.js the AWS SDK. Those, and
+// dockerode, load only when the flags that use them are given.
+import { parseWait } from '../lbsync/coalescer.js';
+import { loadConfig, type LbsyncFileConfig } from '../lbsync/config.js';
+import { NginxReloadError, NginxValidationError } from '../lbsync/errors.js';
+import { LbSync } from '../lbsync/lbsync.js';
+import { allowedNetworks } from '../lbsync/model.js';
+import { NginxOutput, type ReloadVia } from '../lbsync/nginx-output.js';
+import { splitCommand } from '../lbsync/nginx/command.js';
+import { MAIN_PLACEHOLDER } from '../lbsync/nginx/nginx-argv.js';
+import type { Elbv2Output } from '../lbsync/elbv2/elbv2-output.js';
+import { withElbv2Options } from '../lbsync/elbv2/flags.js';
+import { parseElbv2Options, type Elbv2Flags } from '../lbsync/elbv2/options.js';
 import type { Output } from '../lbsync/output.js';
 import { DEFAULT_STATUS_PORT, feedStatus, StatusModel, StatusServer } from '../lbsync/status/index.js';
 import { isFatal, untilStop } from './daemon-signals.js';
@@ -132,7 +131,7 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
     const merged = mergeConfig(cmd, flags, file);
     const { log, prefix, client } = etcdContext(merged, 'lbsync');
     return runCommand(async () => {
-      const settings = settle(merged, file);
+      const settings = settle(merged, file, merged.nginxContainer ? new (await import('dockerode')).default() : undefined);
       const outputs: Output[] = [];
       const nginx = settings.output ? new NginxOutput(settings.output) : undefined;
       if (nginx) outputs.push(nginx);
@@ -140,6 +139,7 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
       let elbv2: Elbv2Output | undefined;
       if (elbv2Options) {
         // --once makes one pass and exits: campaigning first would usually leave it a standby.
+        const { createElbv2Output } = await import('../lbsync/elbv2/create.js');
         elbv2 = createElbv2Output(elbv2Options, merged.once ? {} : { etcd: client });
         logElbv2(elbv2, log);
         outputs.push(elbv2);
@@ -173,9 +173,12 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
         }
         return failed ? EXIT.failure : EXIT.ok;
       }
-      const metrics = new LbsyncMetrics(daemon);
-      if (elbv2) metrics.observeElbv2(elbv2);
-      const server = merged.metricsPort ? await serveMetrics(metrics.registry, merged.metricsPort, merged.metricsHost) : undefined;
+      let server: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+      if (merged.metricsPort) {
+        const metrics = new (await import('../lbsync/metrics.js')).LbsyncMetrics(daemon);
+        if (elbv2) metrics.observeElbv2(elbv2);
+        server = await serveMetrics(metrics.registry, merged.metricsPort, merged.metricsHost);
+      }
       let status: StatusServer | undefined;
       if (merged.statusPort) {
         const model = new StatusModel({
@@ -229,7 +232,7 @@ interface Settings {
 }
 
 /** Checks the combination of flags and builds the output and daemon settings. */
-function settle(flags: LbsyncFlags, file: LbsyncFileConfig): Settings {
+function settle(flags: LbsyncFlags, file: LbsyncFileConfig, docker: Docker | undefined): Settings {
   if (flags.nginxConf && flags.nginxEdit) throw new UsageError('give at most one of --nginx-conf FILE (owned file) and --nginx-edit FILE (edit in place)');
   if (flags.nginxPid && flags.nginxContainer) throw new UsageError('give at most one of --nginx-pid and --nginx-container');
   for (const s of flags.services ?? []) validateServiceName(s, '--services');
@@ -241,7 +244,7 @@ function settle(flags: LbsyncFlags, file: LbsyncFileConfig): Settings {
   }
   const testArgv = splitCommand(flags.nginxTest, '--nginx-test');
   let reload: ReloadVia;
-  if (flags.nginxContainer) reload = { kind: 'container', name: flags.nginxContainer, docker: new Docker() };
+  if (flags.nginxContainer && docker) reload = { kind: 'container', name: flags.nginxContainer, docker };
   else if (flags.nginxPid) reload = { kind: 'pid', pidFile: resolve(flags.nginxPid) };
   else reload = { kind: 'command', argv: splitCommand(flags.nginxReload, '--nginx-reload') };
   const defaults: Partial<HealthSpec> = {};

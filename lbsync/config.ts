@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { parseDuration, validateServiceName, ValidationError } from '../registry/index.js';
 import { parseStatusSet, type HealthSpec } from '../health/index.js';
 import { parseMethod, validateUpstreamOptions, type ServerBlock, type UpstreamOptions } from './nginx/upstream-options.js';
@@ -57,6 +57,11 @@ const DURATIONS = ['healthInterval', 'healthTimeout', 'resync'] as const;
 const COUNTS = ['healthRise', 'healthFall', 'metricsPort', 'statusPort'] as const;
 const PORTS = new Set<string>(['metricsPort', 'statusPort']);
 const KNOWN = new Set<string>([...STRINGS, ...DURATIONS, ...COUNTS, 'services', 'health', 'allowedNetworks', 'elbv2TargetGroup', 'upstreams']);
+
+/** yaml, loaded for the first YAML file only: lbsync without --config starts without it. */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
+}
 
 /** `nginx-conf` → `nginxConf`. */
 function camel(key: string): string {
