@@ -197,9 +197,9 @@ cat >&2 <<DONE
 $(printf '\033[1mThe demo is running. Try:\033[0m')
   curl http://127.0.0.1:$HTTP_PORT/              # a web container answers with its name
   export BEACON_ETCD=$BEACON_ETCD
-  npx beacon discover web --watch                # live endpoint set (Ctrl-C to stop)
-  npx beacon services
-  npx beacon status                              # lbsync's view: health, pools, nginx (dynamic mode)
+  ./beacon discover web --watch                  # live endpoint set (Ctrl-C to stop)
+  ./beacon services
+  ./beacon status                                # lbsync's view: health, pools, nginx (dynamic mode)
   docker run -d --label $LABEL --label SERVICE_NAME=web -p 127.0.0.1::80 $IMAGE   # one more web
   docker stop web-1                              # and watch it leave
   ETCDCTL_API=3 etcdctl --endpoints \$BEACON_ETCD get --prefix /services/
