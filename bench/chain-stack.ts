@@ -8,8 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { docker, type TestNginx } from '../test/harness/index.js';
 
-/** Writes lbsync's config: only `service`, served by `nginx` on 127.0.0.1:`port` at `/`. Returns its path. */
-export function writeLbsyncConfig(nginx: TestNginx, service: string, port: number): string {
+/** Writes lbsync's config: only `service`, served by `nginx` on 127.0.0.1:`port` at `/`, in nginx `mode`. Returns its path. */
+export function writeLbsyncConfig(nginx: TestNginx, service: string, port: number, mode: 'reload' | 'dynamic' = 'reload'): string {
   const config = join(nginx.prefix, 'lbsync.yaml');
   writeFileSync(
     config,
@@ -17,6 +17,7 @@ export function writeLbsyncConfig(nginx: TestNginx, service: string, port: numbe
       `nginx-conf: ${join(nginx.confDir, 'conf.d', 'beacon.conf')}`,
       `nginx-test: ${nginx.command('-t')}`,
       `nginx-reload: ${nginx.command('-s', 'reload')}`,
+      `nginx-mode: ${mode}`,
       `services: ${service}`,
       'upstreams:',
       `  ${service}:`,

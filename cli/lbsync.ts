@@ -33,6 +33,7 @@ interface LbsyncFlags extends EtcdOptions, Elbv2Flags, MetricsOptions {
   nginxReload: string;
   nginxPid?: string;
   nginxContainer?: string;
+  nginxMode: 'reload' | 'dynamic';
   services?: string[];
   wait: string;
   health: 'on' | 'off';
@@ -49,6 +50,10 @@ interface LbsyncFlags extends EtcdOptions, Elbv2Flags, MetricsOptions {
   dryRun?: boolean;
 }
 
+const modeArg = (value: string): 'reload' | 'dynamic' => {
+  if (value !== 'reload' && value !== 'dynamic') throw new InvalidArgumentError('--nginx-mode must be dynamic or reload');
+  return value;
+};
 const list = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
 const int = (flag: string, min: number, max: number) => (value: string): number => {
   const n = Number(value);
@@ -67,6 +72,7 @@ export function lbsyncCommand(): Command {
     .option('--nginx-main-conf <file>', "nginx's main config (the root of the include chain); default: from -p/-c in --nginx-test, else nginx -V, else what nginx -t prints")
     .option('--nginx-reload <cmd>', 'command that reloads nginx', 'nginx -s reload')
     .option('--nginx-pid <file>', 'reload by SIGHUP to the pid in FILE instead of running --nginx-reload')
+    .option('--nginx-mode <mode>', 'dynamic: endpoint changes go into nginx\'s Lua balancer with no reload (needs libnginx-mod-http-lua), only structure reloads; reload: every change reloads nginx', modeArg, 'reload')
     .option('--nginx-container <name>', 'reload by SIGHUP to an nginx container through the Docker API (DOCKER_HOST or /var/run/docker.sock)')
     .option('--services <list>', 'only these services, comma-separated (default: all)', list)
     .option('--wait <min:max>', 'coalescing: a lone change applies at once; a burst waits until MIN passes quietly, never more than MAX', '50ms:1s')
@@ -97,12 +103,21 @@ nginx reloaded with the file on disk). Failures that can pass (nginx stopped, a
 failed reload, a read-only or full disk) are retried with backoff (250ms up to
 5s) until they succeed, with no new change needed.
 
+nginx modes:
+  reload   (default) every change is a new config: tested, swapped, reloaded
+  dynamic  endpoint changes of existing services are pushed into a Lua balancer
+           in nginx (unix socket beside the config, a secret, read-back
+           confirmation), no reload; a new/removed service or changed options
+           reload. Needs libnginx-mod-http-lua loaded by nginx. least_conn,
+           ip_hash, hash, DNS-name hosts and backup servers stay on reloads.
+
 Examples:
   $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf
   $ beacon lbsync --nginx-edit /etc/nginx/nginx.conf --services web,api --wait 100ms:2s
   $ beacon lbsync --nginx-conf /srv/nginx/conf/beacon.conf \\
       --nginx-test 'nginx -p /srv/nginx -c conf/nginx.conf -t' \\
       --nginx-reload 'nginx -p /srv/nginx -c conf/nginx.conf -s reload'
+  $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf --nginx-mode dynamic
   $ beacon lbsync --nginx-conf /srv/nginx/conf/beacon.conf --nginx-test 'nginx -t -q -p /srv/nginx -c conf/nginx.conf'
   $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf --nginx-container edge-nginx \\
       --nginx-test 'docker exec edge-nginx nginx -t -c {main}' --nginx-main-conf /etc/nginx/nginx.conf
@@ -132,6 +147,12 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
     const { log, prefix, client } = etcdContext(merged, 'lbsync');
     return runCommand(async () => {
       const settings = settle(merged, file, merged.nginxContainer ? new (await import('dockerode')).default() : undefined);
+      if (settings.output) {
+        settings.output.onRepush = (result) => {
+          if (result instanceof Error) logRejection(log, 'nginx', result);
+          else log.info({ output: 'nginx', nginxVersion: result.nginxVersion }, `re-applied by itself (nginx restarted, or a failed apply retried): ${result.detail}`);
+        };
+      }
       const outputs: Output[] = [];
       const nginx = settings.output ? new NginxOutput(settings.output) : undefined;
       if (nginx) outputs.push(nginx);
@@ -158,6 +179,8 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
       logEvents(daemon, log);
       if (merged.dryRun || merged.once) {
         const results = await daemon.runOnce(merged.dryRun ? 'preview' : 'apply');
+        // Closing flushes what an output still has pending (dynamic mode writes its file after a push).
+        for (const output of outputs) await output.close().catch(() => undefined);
         client.close();
         let failed = false;
         for (const r of results) {
@@ -202,6 +225,7 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
         { mode: settings.output?.mode, file: settings.output?.file, mainConf: layout?.mainConf, mainConfFrom: layout?.source, elbv2: !!elbv2Options, wait: merged.wait, health: merged.health },
         `started lbsync for ${targets}`,
       );
+      if (settings.output) log.info({ nginxMode: merged.nginxMode }, nginxModeLine(merged.nginxMode, file.nginxMode !== undefined && cmd.getOptionValueSource('nginxMode') === 'default' ? 'config' : cmd.getOptionValueSource('nginxMode')));
       const reason = await stopping;
       log.info({ reason }, `stopping lbsync on ${reason}`);
       await daemon.stop();
@@ -212,6 +236,17 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
     }, log);
   });
   return cmd;
+}
+
+/** The start-up line that says which nginx mode runs, and why. */
+function nginxModeLine(mode: 'reload' | 'dynamic', source: string | undefined): string {
+  const why =
+    source === 'default' || source === undefined
+      ? 'the default; --nginx-mode dynamic needs libnginx-mod-http-lua'
+      : `asked for by ${source === 'cli' ? '--nginx-mode' : source === 'config' ? 'the config file (nginx-mode)' : source}`;
+  return mode === 'dynamic'
+    ? `running nginx in dynamic mode (${why}): nginx loads the Lua module; endpoint changes are pushed without a reload, structure changes reload`
+    : `running nginx in reload mode (${why}): every change is tested and reloads nginx`;
 }
 
 /** Flags given on the command line or in the environment win; the config file fills in the rest. */
@@ -265,6 +300,7 @@ function settle(flags: LbsyncFlags, file: LbsyncFileConfig, docker: Docker | und
       render: { upstreams: file.upstreams ?? {} },
       ...(flags.services ? { services: flags.services } : {}),
       confirmTimeoutMs: flags.confirmTimeout,
+      nginxMode: flags.nginxMode,
     },
     health: flags.health === 'off' ? { enabled: false } : { enabled: true, defaults, perService: file.healthOverrides ?? {} },
   };

@@ -89,6 +89,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private readonly view: RecordView;
   private readonly watcher: RecordSource;
   private readonly coalescer: Coalescer;
+  private readonly settleJoins: boolean;
   private readonly scheduler: HealthScheduler | undefined;
   private readonly ownsScheduler: boolean;
   private readonly clock: Clock;
@@ -116,6 +117,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.view = new RecordView(options.prefix);
     this.watcher = options.source ?? new PrefixWatcher({ client: options.client, prefix: options.prefix, waitForEtcd: true, ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}) });
     this.coalescer = new Coalescer(() => this.applyAll(), options.wait, this.clock);
+    this.settleJoins = options.outputs.some((o) => o.settlesJoins);
     this.retries = new Retries(this.clock, () => this.coalescer.notify(), options.retry);
     if (options.health.enabled) {
       this.scheduler = options.health.scheduler ?? new HealthScheduler();
@@ -265,7 +267,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
       return;
     }
     this.dirtySince ??= this.clock.now();
-    this.coalescer.notify(kind);
+    // Joins settle only for an output whose apply is a reload; otherwise a new endpoint is served at once.
+    this.coalescer.notify(kind === 'join' && !this.settleJoins ? 'change' : kind);
   }
 
   /**

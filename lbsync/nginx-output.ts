@@ -3,12 +3,15 @@ import { globSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { validateServiceName } from '../registry/index.js';
 import { NginxValidationError } from './errors.js';
+import { DynamicUpstreams } from './nginx/dynamic/dynamic-upstreams.js';
+import { NO_LUA_MODULE, noLuaModuleError } from './nginx/dynamic/glue.js';
+import { userMethods } from './nginx/dynamic/user-methods.js';
 import type { ApplyOutcome, Output, PoolView, ServicePool } from './output.js';
 import { NginxActivator } from './nginx/activator.js';
 import type { NginxLayout } from './nginx/layout.js';
 import { blameService } from './nginx/blame.js';
 import { editUpstreams } from './nginx/edit-in-place.js';
-import { assembleOwned, MANAGED_MARK, parseOwned, renderService, type RenderOptions, type RenderProblem, type ServiceBlocks, type ServiceSpan } from './nginx/render.js';
+import { assembleOwned, MANAGED_MARK, optionsFor, parseOwned, renderService, type RenderOptions, type RenderProblem, type ServiceBlocks, type ServiceSpan } from './nginx/render.js';
 import { ServiceQuarantine } from './nginx/quarantine.js';
 import { StickyNames } from './nginx/sticky-names.js';
 import { userUpstreams, type UserUpstream, type UserUpstreams } from './nginx/user-upstreams.js';
@@ -34,6 +37,10 @@ export interface NginxOutputOptions {
   confirmTimeoutMs?: number;
   /** How long a service nginx refused (or a DNS name it cannot resolve) stays out before it is tried again; 10 s by default. */
   quarantineMs?: number;
+  /** `dynamic`: endpoint changes go into nginx's Lua balancer without a reload (nginx/dynamic/); `reload` (default): every change reloads. */
+  nginxMode?: 'reload' | 'dynamic';
+  /** Dynamic mode: called after lbsync pushed again by itself (nginx restarted). */
+  onRepush?: (outcome: ApplyOutcome | Error) => void;
 }
 
 const HOST_NOT_FOUND = /host not found in upstream "([^"]+)"/;
@@ -66,7 +73,11 @@ const STICKY_MAX = 1024;
  */
 export class NginxOutput implements Output {
   readonly name = 'nginx';
+  /** Reload mode: a join costs a reload, so joins settle; dynamic mode pushes them at once. */
+  readonly settlesJoins: boolean;
   private readonly activator: NginxActivator;
+  private dynamic: DynamicUpstreams | undefined;
+  private userMethodsSeen = new Map<string, string>();
   private readonly sticky = new StickyNames(STICKY_MS, STICKY_MAX);
   private readonly badHosts = new Map<string, number>();
   private readonly quarantine: ServiceQuarantine;
@@ -77,6 +88,7 @@ export class NginxOutput implements Output {
   private user: UserUpstreams = { names: new Map(), references: new Set(), errors: [] };
 
   constructor(private readonly options: NginxOutputOptions) {
+    this.settlesJoins = options.nginxMode !== 'dynamic';
     this.quarantine = new ServiceQuarantine(options.quarantineMs ?? QUARANTINE_MS);
     this.activator = new NginxActivator({
       file: options.file,
@@ -104,6 +116,43 @@ export class NginxOutput implements Output {
       }
       this.scanUserConfig();
     }
+      if (this.options.nginxMode === 'dynamic') await this.startDynamic();
+  }
+
+  /** Checks that nginx loads the Lua module (owned file: by testing the glue), then starts the dynamic mode. */
+  private async startDynamic(): Promise<void> {
+    const dynamic = new DynamicUpstreams(
+      {
+        mode: this.options.mode,
+        file: this.options.file,
+        render: async (view, extra, glue) => {
+          const r = await this.render(view, extra, glue);
+          // Written once, an upstream keeps being written (see the class comment).
+          for (const name of r.upstreams) this.sticky.add(name, Date.now());
+          return { text: r.text, upstreams: r.upstreams, members: r.members, warnings: r.problems.map(problemText) };
+        },
+        activate: (text) => this.activator.activate(text),
+        install: (text) => this.activator.install(text),
+        optionsFor: (service) => optionsFor(service, this.options.render ?? {}),
+        userMethod: (service) => this.userMethodsSeen.get(service),
+      },
+      this.options.onRepush,
+    );
+    await dynamic.start();
+    if (this.options.mode === 'owned') {
+      try {
+        await this.activator.test((await this.render({ pools: [], revision: 0, stableForMs: 0 }, () => [], dynamic.glue())).text);
+      } catch (err) {
+        const unknown = err instanceof NginxValidationError ? NO_LUA_MODULE.exec(err.nginxMessage) : null;
+        if (unknown) throw noLuaModuleError(unknown[0]);
+      }
+    }
+    this.dynamic = dynamic;
+  }
+
+  /** The endpoint-set version nginx confirmed holding (dynamic mode). */
+  get dynamicVersion(): number | undefined {
+    return this.dynamic?.confirmedVersion;
   }
 
   /** The text apply would write, decoded for a terminal (the file itself is written byte for byte). */
@@ -113,6 +162,12 @@ export class NginxOutput implements Output {
 
   async apply(view: PoolView): Promise<ApplyOutcome> {
     const warnings: string[] = [];
+    if (this.dynamic) {
+      // Dynamic mode renders and activates through DynamicUpstreams (structure) and pushes endpoints without a reload.
+      if (this.options.mode === 'edit') this.userMethodsSeen = userMethods(await readFile(this.options.file, 'utf8'), this.options.file);
+      const outcome = await this.dynamic.apply(view);
+      return { ...outcome, warnings: unique([...(outcome.warnings ?? []), ...(this.layout?.warnings ?? [])]) };
+    }
     const now = Date.now();
     for (const [host, until] of this.badHosts) if (until <= now) this.badHosts.delete(host);
     const due = this.quarantine.startRound(view.pools, now);
@@ -140,13 +195,17 @@ export class NginxOutput implements Output {
         };
       } catch (err) {
         if (!(err instanceof NginxValidationError) || attempt >= 16) throw err;
+        const noLua = NO_LUA_MODULE.exec(err.nginxMessage);
+        if (noLua) throw noLuaModuleError(noLua[0]);
         if (this.options.mode === 'owned') this.scanUserConfig();
         if (!this.isolate(err.nginxMessage, view, rendered, warnings)) throw err;
       }
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.dynamic?.stop();
+  }
 
   /** Where nginx's files are, as found at start (main config, how it was found, lookups that failed). */
   get layout(): NginxLayout | undefined {
@@ -182,20 +241,24 @@ export class NginxOutput implements Output {
     return this.quarantine.refuse(pool, message, Date.now(), { allowed: this.options.mode === 'owned', hasLastGood: this.lastGood.has(service) });
   }
 
-  private async render(view: PoolView): Promise<Candidate> {
+  private async render(view: PoolView, upstreamExtra?: (service: string) => string[], glue: string[] = []): Promise<Candidate> {
     const pools = view.pools.map((p) => this.withoutBadHosts(p));
     const members = pools.reduce((n, p) => n + p.members.length, 0);
-    if (this.options.mode === 'owned') return { ...this.renderOwned(pools), members };
+    const render = { ...this.options.render, ...(upstreamExtra ? { upstreamExtra } : {}) };
+    if (this.options.mode === 'owned') {
+      const owned = this.renderOwned(pools, render);
+      return { ...owned, text: owned.text + glue.join('\n'), members };
+    }
     const only = this.options.services;
     const source = await readFile(this.options.file);
-    const r = editUpstreams(source, { ...view, pools }, { ...this.options.render, ...(only ? { services: only } : {}), keep: this.quarantine.names() }, this.options.file);
+    const r = editUpstreams(source, { ...view, pools }, { ...render, ...(only ? { services: only } : {}), keep: this.quarantine.names() }, this.options.file);
     const problems = [...r.problems];
     for (const name of r.missing) problems.push({ service: name, reason: `has no "upstream ${name} { }" block in ${this.options.file}; add one with a "${MANAGED_MARK}" line in it for lbsync to manage` });
     return { text: r.text, upstreams: r.managed, spans: r.spans, members, problems, fresh: [] };
   }
 
   /** The owned file: every service rendered on its own; a quarantined one contributes its last good blocks (or nothing). */
-  private renderOwned(pools: ServicePool[]): Omit<Candidate, 'members'> {
+  private renderOwned(pools: ServicePool[], render: RenderOptions): Omit<Candidate, 'members'> {
     const only = this.options.services ? new Set(this.options.services) : undefined;
     const all = [...pools];
     const names = new Set(pools.map((p) => p.service));
@@ -220,7 +283,7 @@ export class NginxOutput implements Output {
         else if (placeholder) blocks.push({ ...placeholder, servers: [] });
         continue;
       }
-      const b = renderService(pool, this.options.render ?? {}, problems);
+      const b = renderService(pool, render, problems);
       if (!b) continue;
       blocks.push(b);
       fresh.push(b);

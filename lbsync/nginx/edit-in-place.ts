@@ -79,7 +79,7 @@ export function editUpstreams(source: string | Buffer, view: PoolView, options: 
     }
     const indent = indentOf(text, d.start);
     const unit = innerIndent(`${body.lineStart ? '\n' : ''}${text.slice(body.from, body.to)}`, indent);
-    const lines = renderUpstreamBody(pool, opts, problems, keptDirectives(text, d, opts)).map((l) => `${indent}${unit}${l}${eol}`);
+    const lines = renderUpstreamBody(pool, opts, problems, [...(options.upstreamExtra?.(name) ?? []), ...keptDirectives(text, d, opts)]).map((l) => `${indent}${unit}${l}${eol}`);
     // A body that shares a line with the brace (a one-line block) starts on a line of its own.
     edits.push({ service: name, ...body, text: `${body.lineStart ? '' : eol}${lines.join('')}${body.lineEnd ? '' : indent}` });
   }
@@ -145,7 +145,7 @@ const METHODS = new Set(['least_conn', 'ip_hash', 'hash', 'random', 'least_time'
 function keptDirectives(source: string, block: ConfDirective, opts: { method?: unknown; keepalive?: unknown }): string[] {
   return block
     .block!.children.filter((c) => {
-      if (c.name === 'server') return false;
+      if (c.name === 'server' || c.name === 'balancer_by_lua_block') return false;
       if (METHODS.has(c.name) && opts.method !== undefined) return false;
       if (c.name === 'keepalive' && opts.keepalive !== undefined) return false;
       return true;

@@ -25,6 +25,8 @@ export const PLACEHOLDER_SERVER = 'server 127.0.0.1:1 down;';
 /** Options of a render: per-service upstream options (`*` applies to every service). */
 export interface RenderOptions {
   upstreams?: Record<string, UpstreamOptions>;
+  /** Lines lbsync adds inside a service's upstream before the user's own (dynamic mode's balancer_by_lua_block). */
+  upstreamExtra?: (service: string) => string[];
 }
 
 /** A value that was kept out of the config, and why. */
@@ -79,7 +81,7 @@ export function renderService(pool: ServicePool, options: RenderOptions, problem
     problems.push({ service: pool.service, reason: (err as Error).message });
     opts = {};
   }
-  const upstream = [`upstream ${pool.service} {`, ...renderUpstreamBody(pool, opts, problems).map((l) => `    ${l}`), '}', ''];
+  const upstream = [`upstream ${pool.service} {`, ...renderUpstreamBody(pool, opts, problems, options.upstreamExtra?.(pool.service)).map((l) => `    ${l}`), '}', ''];
   const servers = (opts.servers ?? []).flatMap((block) => renderServerBlock(pool.service, block, opts, problems));
   return { service: pool.service, upstream, servers };
 }

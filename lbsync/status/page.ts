@@ -146,6 +146,7 @@ export const PAGE_JS = `'use strict';
         line.append(pill('quarantined', 'bad'), ' ', el('b', '', q.service), ' since ', timeEl(q.since));
         c.append(line, el('pre', 'msg', q.reason));
       }
+      if (doc.nginx.dynamicVersion !== undefined) c.append(el('p', 'dim', 'dynamic mode: nginx confirmed endpoint-set version ' + doc.nginx.dynamicVersion));
       out.push(c);
     }
     if (doc.elbv2) {

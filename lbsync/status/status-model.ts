@@ -112,6 +112,7 @@ export class StatusModel extends EventEmitter<{ change: [] }> {
     const quarantined = outcome.quarantined ?? [];
     if (quarantined.length) this.nginxStatus.quarantined = quarantined.map((q) => ({ service: q.service, reason: q.reason, since: iso(q.since), retryAt: iso(q.retryAt) }));
     else delete this.nginxStatus.quarantined;
+    if (outcome.nginxVersion !== undefined) this.nginxStatus.dynamicVersion = outcome.nginxVersion;
     if (outcome.changed || !this.nginxStatus.lastReload) this.nginxStatus.lastReload = status;
     if (this.pendingView) {
       this.nginxMembers = new Map(this.pendingView.pools.map((p) => [p.service, new Set(p.members.map(memberKey))]));

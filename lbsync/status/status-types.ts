@@ -70,6 +70,8 @@ export interface NginxStatus {
   lastApply?: ApplyStatus;
   /** Services nginx refused (or whose name clashes), kept at their last good block; ISO times. */
   quarantined?: Array<{ service: string; reason: string; since: string; retryAt: string }>;
+  /** `--nginx-mode dynamic`: the endpoint-set version nginx confirmed holding (read back after each push). */
+  dynamicVersion?: number;
 }
 
 /** The ELBv2 output's last pass event, stamped with when it ended. */
