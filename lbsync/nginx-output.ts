@@ -78,6 +78,8 @@ export class NginxOutput implements Output {
   private readonly activator: NginxActivator;
   private dynamic: DynamicUpstreams | undefined;
   private userMethodsSeen = new Map<string, string>();
+  /** The candidate the last render made (dynamic mode renders through a callback): what isolation maps nginx's message against. */
+  private lastRendered: Candidate | undefined;
   private readonly sticky = new StickyNames(STICKY_MS, STICKY_MAX);
   private readonly badHosts = new Map<string, number>();
   private readonly quarantine: ServiceQuarantine;
@@ -127,8 +129,6 @@ export class NginxOutput implements Output {
         file: this.options.file,
         render: async (view, extra, glue) => {
           const r = await this.render(view, extra, glue);
-          // Written once, an upstream keeps being written (see the class comment).
-          for (const name of r.upstreams) this.sticky.add(name, Date.now());
           return { text: r.text, upstreams: r.upstreams, members: r.members, warnings: r.problems.map(problemText) };
         },
         activate: (text) => this.activator.activate(text),
@@ -162,34 +162,26 @@ export class NginxOutput implements Output {
 
   async apply(view: PoolView): Promise<ApplyOutcome> {
     const warnings: string[] = [];
-    if (this.dynamic) {
-      // Dynamic mode renders and activates through DynamicUpstreams (structure) and pushes endpoints without a reload.
-      if (this.options.mode === 'edit') this.userMethodsSeen = userMethods(await readFile(this.options.file, 'utf8'), this.options.file);
-      const outcome = await this.dynamic.apply(view);
-      return { ...outcome, warnings: unique([...(outcome.warnings ?? []), ...(this.layout?.warnings ?? [])]) };
-    }
     const now = Date.now();
     for (const [host, until] of this.badHosts) if (until <= now) this.badHosts.delete(host);
     const due = this.quarantine.startRound(view.pools, now);
     if (due && this.options.mode === 'owned') this.scanUserConfig();
+    if (this.dynamic && this.options.mode === 'edit') this.userMethodsSeen = userMethods(await readFile(this.options.file, 'utf8'), this.options.file);
     for (let attempt = 0; ; attempt++) {
-      const rendered = await this.render(view);
+      this.lastRendered = undefined;
       try {
-        const result = await this.activator.activate(rendered.text);
+        // Dynamic mode renders (through this.render) and activates in DynamicUpstreams,
+        // pushing endpoint changes without a reload; both modes isolate what nginx refuses.
+        const { outcome, rendered } = this.dynamic ? await this.applyDynamic(view) : await this.applyReload(view);
         const present = new Set(view.pools.map((p) => p.service));
         for (const b of rendered.fresh) this.lastGood.set(b.service, b);
         for (const name of this.lastGood.keys()) if (!present.has(name) && !this.quarantine.standIn(name)) this.lastGood.delete(name);
         this.sticky.note(rendered.upstreams, present, this.user.references, Date.now());
-        const what = `${rendered.upstreams.length} upstream${rendered.upstreams.length === 1 ? '' : 's'}, ${rendered.members} server${rendered.members === 1 ? '' : 's'}`;
-        const detail = !result.reloaded
-          ? `unchanged (${what})`
-          : `reloaded nginx (${what}; test ${Math.round(result.timings.testMs)}ms, reload ${Math.round(result.timings.reloadMs)}ms${result.confirmed ? ', new workers up' : ', unconfirmed'})`;
         const retries = [this.quarantine.nextRetryIn(Date.now()) ?? Infinity, ...[...this.badHosts.values()].map((retryAt) => retryAt - Date.now())];
         const retryInMs = Math.max(0, Math.min(...retries));
         return {
-          changed: result.reloaded,
-          detail,
-          warnings: unique([...warnings, ...(this.layout?.warnings ?? []), ...this.startProblems, ...this.user.errors, ...rendered.problems.map(problemText)]),
+          ...outcome,
+          warnings: unique([...warnings, ...(outcome.warnings ?? []), ...(this.layout?.warnings ?? []), ...this.startProblems, ...this.user.errors, ...rendered.problems.map(problemText)]),
           quarantined: this.quarantine.list(),
           ...(Number.isFinite(retryInMs) ? { retryInMs } : {}),
         };
@@ -198,10 +190,26 @@ export class NginxOutput implements Output {
         const noLua = NO_LUA_MODULE.exec(err.nginxMessage);
         if (noLua) throw noLuaModuleError(noLua[0]);
         if (this.options.mode === 'owned') this.scanUserConfig();
-        if (!this.isolate(err.nginxMessage, view, rendered, warnings)) throw err;
+        if (!this.lastRendered || !this.isolate(err.nginxMessage, view, this.lastRendered, warnings)) throw err;
       }
     }
   }
+
+  private async applyReload(view: PoolView): Promise<{ outcome: ApplyOutcome; rendered: Candidate }> {
+    const rendered = await this.render(view);
+    const result = await this.activator.activate(rendered.text);
+    const what = `${rendered.upstreams.length} upstream${rendered.upstreams.length === 1 ? '' : 's'}, ${rendered.members} server${rendered.members === 1 ? '' : 's'}`;
+    const detail = !result.reloaded
+      ? `unchanged (${what})`
+      : `reloaded nginx (${what}; test ${Math.round(result.timings.testMs)}ms, reload ${Math.round(result.timings.reloadMs)}ms${result.confirmed ? ', new workers up' : ', unconfirmed'})`;
+    return { outcome: { changed: result.reloaded, detail }, rendered };
+  }
+
+  private async applyDynamic(view: PoolView): Promise<{ outcome: ApplyOutcome; rendered: Candidate }> {
+    const outcome = await this.dynamic!.apply(view);
+    return { outcome, rendered: this.lastRendered! };
+  }
+
 
   async close(): Promise<void> {
     await this.dynamic?.stop();
@@ -247,14 +255,14 @@ export class NginxOutput implements Output {
     const render = { ...this.options.render, ...(upstreamExtra ? { upstreamExtra } : {}) };
     if (this.options.mode === 'owned') {
       const owned = this.renderOwned(pools, render);
-      return { ...owned, text: owned.text + glue.join('\n'), members };
+      return (this.lastRendered = { ...owned, text: owned.text + glue.join('\n'), members });
     }
     const only = this.options.services;
     const source = await readFile(this.options.file);
     const r = editUpstreams(source, { ...view, pools }, { ...render, ...(only ? { services: only } : {}), keep: this.quarantine.names() }, this.options.file);
     const problems = [...r.problems];
     for (const name of r.missing) problems.push({ service: name, reason: `has no "upstream ${name} { }" block in ${this.options.file}; add one with a "${MANAGED_MARK}" line in it for lbsync to manage` });
-    return { text: r.text, upstreams: r.managed, spans: r.spans, members, problems, fresh: [] };
+    return (this.lastRendered = { text: r.text, upstreams: r.managed, spans: r.spans, members, problems, fresh: [] });
   }
 
   /** The owned file: every service rendered on its own; a quarantined one contributes its last good blocks (or nothing). */

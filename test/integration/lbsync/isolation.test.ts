@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, logLines, waitFor } from '../../harness/index.js';
+import { freePort, logLines, TestNginx, waitFor } from '../../harness/index.js';
 import { Stack, startBackends, waitForLog } from './stack.js';
 
 /**
@@ -10,9 +10,11 @@ import { Stack, startBackends, waitForLog } from './stack.js';
  * in a form nginx takes, or quarantined (named in one log line, on the status
  * page and in a metric) while every other service keeps updating.
  */
-describe('lbsync isolates what nginx refuses (owned file)', function () {
+for (const mode of ['reload', 'dynamic'] as const) describe(`lbsync isolates what nginx refuses (owned file, ${mode} mode)`, function () {
   this.timeout(120_000);
   const stack = new Stack();
+  // Dynamic mode renders and activates through the Lua balancer's path; a structural reload nginx refuses is isolated all the same.
+  if (mode === 'dynamic') stack.nginx = new TestNginx({ lua: true });
   let backends: Awaited<ReturnType<typeof startBackends>>;
   let statusPort = 0;
   let metricsPort = 0;
@@ -34,7 +36,7 @@ describe('lbsync isolates what nginx refuses (owned file)', function () {
   }`, 'upstream web { server 127.0.0.1:1 down; }\nupstream solo { server 127.0.0.1:1 down; }\n');
     stack.nginx.writeConf('zz-user.conf', '# the user adds upstreams here later\n');
     await stack.put('web', 'w0', '127.0.0.1', backends.ports[0]!);
-    ({ log } = stack.lbsync(['--health', 'off', '--status-port', String(statusPort), '--metrics-port', String(metricsPort)], 'isolation'));
+    ({ log } = stack.lbsync(['--nginx-mode', mode, '--health', 'off', '--status-port', String(statusPort), '--metrics-port', String(metricsPort)], 'isolation'));
     await waitFor(async () => (await stack.get()).body === 'b0', 15_000, 'web through nginx');
   });
   after(async () => {
