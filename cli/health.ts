@@ -13,7 +13,7 @@ import {
   type EndpointHealth,
   type HealthSpec,
 } from '../health/index.js';
-import { durationArg, etcdContext, EXIT, runCommand, UsageError, withEtcdOptions, withLogLevel, type EtcdOptions } from './common.js';
+import { durationArg, etcdContext, EXIT, runCommand, stdoutClosed, UsageError, withEtcdOptions, withLogLevel, type EtcdOptions } from './common.js';
 import { hostPort } from './discover.js';
 import { createLogger } from './logger.js';
 import { renderTable } from './table.js';
@@ -151,12 +151,16 @@ Examples:
     resolveSpec(undefined, overrides); // refuse bad flags before connecting
     const { log, prefix, client } = etcdContext(flags, 'health');
     const live = !flags.json && process.stdout.isTTY === true;
+    // `beacon health watch web | head`: a reader that has seen enough ends the watch quietly (exit 0).
+    const readerGone = stdoutClosed();
+    let reading = true;
+    void readerGone.then(() => (reading = false));
     return runCommand(async () => {
       const scheduler = new HealthScheduler({ concurrency: flags.concurrency });
       const records = new Map<string, ServiceRecord>();
       const printed = new Map<string, string | undefined>();
       const table = new LiveTable(service);
-      const line = (fields: object) => process.stdout.write(JSON.stringify({ time: new Date().toISOString(), service, ...fields }) + '\n');
+      const line = (fields: object) => reading && process.stdout.write(JSON.stringify({ time: new Date().toISOString(), service, ...fields }) + '\n');
       const redraw = live ? throttle(() => table.draw(scheduler.snapshot(), records), 250) : () => undefined;
 
       scheduler.on('result', (id, result) => {
@@ -209,6 +213,7 @@ Examples:
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
+        void readerGone.then(resolve);
       });
       await watch.stop();
       await scheduler.stop();

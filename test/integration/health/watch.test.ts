@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
-import { freePort, startBeacon, TestEtcd, waitFor, type Started } from '../../harness/index.js';
+import { BEACON_NODE_ARGS, freePort, startBeacon, TestEtcd, waitFor, type Started } from '../../harness/index.js';
 import { httpServer, type Local } from './servers.js';
 
 interface Line {
@@ -84,5 +85,23 @@ describe('beacon health watch (real etcd)', function () {
     await watch.stop('SIGINT');
     assert.equal(await watch.exited, 0);
     watch = undefined;
+  });
+  it('ends quietly with exit 0 when its reader goes (`beacon health watch web | head -n 1`)', async () => {
+    const beaconCmd = [process.execPath, ...BEACON_NODE_ARGS].join(' ');
+    // Its own process group, so a failure can end the whole pipeline by the group's id.
+    const shell = spawn('bash', ['-c', `${beaconCmd} health watch web --interval 200ms --etcd ${etcd.url} 2>${dir}/epipe.stderr | head -n 1; echo "beacon exited \${PIPESTATUS[0]}"`], { detached: true });
+    let out = '';
+    shell.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const done = new Promise<void>((resolve) => shell.once('exit', () => resolve()));
+    try {
+      // head prints the first line and goes; the next result beacon prints goes into a closed pipe.
+      await waitFor(() => out.includes('beacon exited'), 30_000, 'beacon to end after its reader went');
+      await done;
+      assert.match(out, /^\{"time":[^\n]*\}\nbeacon exited 0\n$/);
+      const stderr = readFileSync(`${dir}/epipe.stderr`, 'utf8');
+      assert.doesNotMatch(stderr, /EPIPE|Error|    at /, stderr);
+    } finally {
+      if (shell.exitCode === null) process.kill(-shell.pid!, 'SIGKILL');
+    }
   });
 });
