@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark the issues ask for, one after another as
- * child processes (sidekick, health, lbsync, elbv2, whole chain), gathered
+ * child processes (sidekick, health, lbsync, elbv2, whole chain, fleet scale), gathered
  * into ONE table (figure, target, measured, met?), bench/results/latest.json
  * and an SVG of the latency distributions (bench/results/latency.svg).
  *
@@ -189,6 +189,22 @@ function mapChain(j: any): RunResult {
   };
 }
 
+function mapScale(j: any): RunResult {
+  const f = `${j.settings.hosts} hosts × ${j.settings.perHost} records, 3-member etcd, health ${j.settings.health}`;
+  return {
+    metrics: [
+      { key: 'sc.sync', figure: `scale: lbsync exec → nginx runs all ${j.settings.records} records (${f})`, target: '', value: j.initialSync.ms, unit: 'ms' },
+      { key: 'sc.rss', figure: `scale: lbsync RSS after the initial sync of ${j.settings.records} records`, target: '', value: j.initialSync.lbsyncRssMb, unit: 'MB' },
+      { key: 'sc.lost', figure: `scale: a lost host's lease expiry → its records out of nginx (TTL ${j.settings.ttlSeconds} s)`, target: '', value: j.lost.expiryToOutOfNginxMs, unit: 'ms' },
+      { key: 'sc.deploy.failed', figure: `scale: rolling deploy on ${j.deploy.hosts} hosts over ${j.deploy.overMs / 1000} s → failed keep-alive requests (of ${j.deploy.requests})`, target: '', value: j.deploy.failed, unit: '' },
+      { key: 'sc.deploy.reloads', figure: 'scale: rolling deploy → nginx reloads', target: '', value: j.deploy.reloads, unit: '' },
+      { key: 'sc.keepalives', figure: 'scale: steady etcd keepalives/s (all requests/s: see scale JSON)', target: '', value: j.steady.etcdKeepalivesPerS, unit: '/s' },
+      { key: 'sc.reconcile', figure: `scale: one sidekick node reconcile with ${j.reconcile.recordsInEtcd} records in etcd, p50`, target: '', value: j.reconcile.msP50, unit: 'ms' },
+    ],
+    distributions: [],
+  };
+}
+
 /* --------------------------------------------------------------- the plan */
 
 const { values: flags } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean', default: false }, 'from-runs': { type: 'boolean', default: false } } });
@@ -264,6 +280,18 @@ const BENCHES: BenchSpec[] = [
     output: () => join(RESULTS, 'chain.json'),
     timeoutMs: 5 * 60_000,
     map: mapChain,
+  },
+  {
+    name: 'scale',
+    script: 'scale.js',
+    runs: 1,
+    args: (i) => [...(quick ? ['--hosts', '50', '--deploy-seconds', '15', '--steady-seconds', '10'] : []), '--out', join(RUNS_DIR, `scale-${i}.json`)],
+    settings: quick
+      ? '1 run, 50 hosts, 15 s deploy (quick)'
+      : '1 run, 200 hosts × 20 records (`node dist/bench/scale.js --full` is the 1,000-host run), health off, 60 s deploy',
+    output: (i) => join(RUNS_DIR, `scale-${i}.json`),
+    timeoutMs: 10 * 60_000,
+    map: mapScale,
   },
 ];
 

@@ -47,6 +47,8 @@ async function init(shape: FleetShape, given: FleetPorts): Promise<void> {
   process.send!({ type: 'ready' });
 }
 
+process.on('disconnect', () => process.exit(0));
+
 process.on('message', (message: BackendsCommand) => {
   switch (message.type) {
     case 'init':

@@ -161,6 +161,9 @@ function stats(): HostsStats {
   return { type: 'stats', reconciles: [...reconciles], leasesLost, retries, rssMb: process.memoryUsage.rss() / 2 ** 20, cpuMs: (c.user + c.system) / 1000 };
 }
 
+// The bench died: nothing left to simulate for.
+process.on('disconnect', () => process.exit(0));
+
 process.on('message', (message: HostsCommand) => {
   switch (message.type) {
     case 'init':

@@ -217,6 +217,15 @@ async function main() {
   if (mode === 'dynamic' && !modeFlag) throw new Error('--nginx-mode dynamic: this lbsync has no --nginx-mode flag yet (see `beacon lbsync --help`)');
 
   const cleanup: Array<() => Promise<void> | void> = [];
+  // run-all stops an overrunning bench with SIGTERM: take etcd, nginx and lbsync down with it.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      void (async () => {
+        for (const step of [...cleanup].reverse()) await Promise.resolve(step()).catch(() => undefined);
+        process.exit(1);
+      })();
+    });
+  }
   try {
     const etcd = await new TestEtcdCluster(dir).start();
     cleanup.push(() => etcd.destroy());
@@ -426,7 +435,7 @@ async function main() {
     for (const w of workers) w.send({ type: 'stop' });
     backends.send({ type: 'quit' });
   } finally {
-    for (const step of cleanup.reverse()) await Promise.resolve(step()).catch(() => undefined);
+    for (const step of [...cleanup].reverse()) await Promise.resolve(step()).catch(() => undefined);
   }
 }
 
