@@ -44,6 +44,8 @@ export interface HostsStats {
   reconciles: ReconcileSample[];
   leasesLost: number;
   retries: number;
+  /** Reconcile passes that failed, by error message (etcd refusing the listing, say). */
+  reconcileErrors: Record<string, number>;
   rssMb: number;
   cpuMs: number;
 }
@@ -57,6 +59,7 @@ interface Host {
 
 const hosts = new Map<number, Host>();
 const reconciles: ReconcileSample[] = [];
+const reconcileErrors: Record<string, number> = {};
 let leasesLost = 0;
 let retries = 0;
 let init: HostsInit;
@@ -91,8 +94,17 @@ async function startHost(h: number): Promise<void> {
   await done;
 }
 
-/** One pass of the sidekick's node reconcile for host h, timed. */
+/** One pass of the sidekick's node reconcile for host h, timed; a failure is counted by its message. */
 async function reconcile(h: number): Promise<void> {
+  try {
+    await reconcileOnce(h);
+  } catch (err) {
+    const message = (err as Error).message.slice(0, 120);
+    reconcileErrors[message] = (reconcileErrors[message] ?? 0) + 1;
+  }
+}
+
+async function reconcileOnce(h: number): Promise<void> {
   const host = hosts.get(h);
   if (!host) return;
   const t0 = performance.now();
@@ -117,16 +129,18 @@ async function onInit(message: HostsInit): Promise<void> {
   for (let i = 0; i < init.hosts.length; i += 25) await Promise.all(init.hosts.slice(i, i + 25).map(startHost));
   for (const h of init.reconcileHosts) {
     // Like the sidekick: one pass at start, then every period; phases spread over the period.
-    await reconcile(h).catch(() => undefined);
+    await reconcile(h);
     const phase = Math.random() * init.reconcileMs;
     hosts.get(h)!.timer = setTimeout(function tick() {
-      void reconcile(h).catch(() => undefined).finally(() => {
+      void reconcile(h).finally(() => {
         const host = hosts.get(h);
         if (host) host.timer = setTimeout(tick, init.reconcileMs);
       });
     }, phase);
   }
-  reconciles.length = 0; // the start passes ran while the fleet was still publishing
+  // The start passes ran while the fleet was still publishing.
+  reconciles.length = 0;
+  for (const k of Object.keys(reconcileErrors)) delete reconcileErrors[k];
   send({ type: 'ready', hosts: init.hosts.length, ms: performance.now() - t0 });
 }
 
@@ -158,7 +172,7 @@ async function replace(h: number): Promise<void> {
 
 function stats(): HostsStats {
   const c = process.cpuUsage();
-  return { type: 'stats', reconciles: [...reconciles], leasesLost, retries, rssMb: process.memoryUsage.rss() / 2 ** 20, cpuMs: (c.user + c.system) / 1000 };
+  return { type: 'stats', reconciles: [...reconciles], reconcileErrors, leasesLost, retries, rssMb: process.memoryUsage.rss() / 2 ** 20, cpuMs: (c.user + c.system) / 1000 };
 }
 
 // The bench died: nothing left to simulate for.

@@ -401,6 +401,8 @@ async function main() {
       sampledHosts: sample.size,
       everyS: reconcileMs / 1000,
       passes: passes.length,
+      failed: stats.reduce((s, x) => s + Object.values(x.reconcileErrors).reduce((a, b) => a + b, 0), 0),
+      errors: Object.assign({}, ...stats.map((s) => s.reconcileErrors)) as Record<string, number>,
       msP50: r1(median(passes.map((p) => p.ms))),
       msP95: r1(percentile(passes.map((p) => p.ms), 95)),
       workerCpuMsP50: r1(median(passes.map((p) => p.cpuMs))),
