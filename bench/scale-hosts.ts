@@ -99,7 +99,8 @@ async function reconcile(h: number): Promise<void> {
   try {
     await reconcileOnce(h);
   } catch (err) {
-    const message = (err as Error).message.slice(0, 120);
+    // Sizes and ids vary per pass: count by the message's shape.
+    const message = (err as Error).message.replace(/\d{4,}/g, 'N').slice(0, 120);
     reconcileErrors[message] = (reconcileErrors[message] ?? 0) + 1;
   }
 }

@@ -287,6 +287,8 @@ async function main() {
     cleanup.push(() => lbsync.stop('SIGKILL'));
     const full = await waitFor(() => reloadWith(log, totalRecords), 180_000, `lbsync's reload with all ${totalRecords} servers`, 50);
     const initialSyncMs = Date.parse(full.time!) - execAt;
+    // Where the time went: exec → listing done (start-up and the paged list), then the apply itself.
+    const listed = logLines(log).find((l) => /^listed \d+ records/.test(l.msg));
     const initialCpuMs = cpuMs(lbsync.pid);
     const initialRssMb = memMb(lbsync.pid, 'VmRSS');
     // Served, not just written: every service answers, and a round-robin sweep of svc00 meets every host.
@@ -425,7 +427,7 @@ async function main() {
       machine: machine(),
       settings: { ...shape, perHost, records: totalRecords, ttlSeconds: ttl, health, nginxMode: modeFlag ? mode : 'reload (lbsync has no --nginx-mode)', wait: opt.wait ?? 'lbsync default', deploySeconds: deployMs / 1000, steadySeconds: steadyMs / 1000 },
       fleet,
-      initialSync: { ms: initialSyncMs, lbsyncCpuMs: initialCpuMs, lbsyncRssMb: initialRssMb, lbsyncPeakRssMb: memMb(lbsync.pid, 'VmHWM'), detail: full.msg, hostsAnswering: seen.size },
+      initialSync: { ms: initialSyncMs, listedAfterMs: listed ? Date.parse(listed.time!) - execAt : null, firstApplyMs: full.latencyMs ?? null, lbsyncCpuMs: initialCpuMs, lbsyncRssMb: initialRssMb, lbsyncPeakRssMb: memMb(lbsync.pid, 'VmHWM'), detail: full.msg, hostsAnswering: seen.size },
       steady,
       reconcile,
       lost,
