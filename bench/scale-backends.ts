@@ -9,12 +9,17 @@
  * listening on 0.0.0.0 (every 127.1.x.y address reaches it; traffic stays on
  * loopback): 20,000 listening sockets would drain the ephemeral port range
  * other processes on this machine need.
+ *
+ * The ports are chosen here, by listening on port 0, and reported in
+ * `ready`: a port picked elsewhere and bound later can be taken meanwhile
+ * by another process on a busy machine.
  */
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { DEPLOYED, hostAddress, serviceName, type FleetPorts, type FleetShape } from './scale-plan.js';
 
 export type BackendsCommand =
-  | { type: 'init'; shape: FleetShape; ports: FleetPorts }
+  | { type: 'init'; shape: FleetShape }
   | { type: 'start'; host: number }
   | { type: 'stop'; host: number }
   | { type: 'quit' };
@@ -22,6 +27,8 @@ export type BackendsCommand =
 const old = new Map<number, Server>();
 const renewed = new Map<number, Server>();
 let ports: FleetPorts;
+/** The first host's new-version server, listening from the start to hold its port; no record names it before the deploy. */
+let reserved: Server | undefined;
 
 function serve(service: string, version: string, port: number, address: string): Promise<Server> {
   const server = createServer((req, res) => {
@@ -40,11 +47,22 @@ function halt(server: Server | undefined): void {
   server.closeAllConnections();
 }
 
-async function init(shape: FleetShape, given: FleetPorts): Promise<void> {
-  ports = given;
-  for (let i = 1; i < shape.services; i++) await serve(serviceName(i), 'v1', ports.shared[i]!, '0.0.0.0');
-  for (let h = 0; h < shape.hosts; h++) old.set(h, await serve(DEPLOYED, 'v1', ports.deployOld, hostAddress(h)));
-  process.send!({ type: 'ready' });
+function portOf(server: Server): number {
+  return (server.address() as AddressInfo).port;
+}
+
+async function init(shape: FleetShape): Promise<void> {
+  ports = { deployOld: 0, deployNew: 0, shared: [0] };
+  for (let i = 1; i < shape.services; i++) ports.shared.push(portOf(await serve(serviceName(i), 'v1', 0, '0.0.0.0')));
+  // The first host's servers pick the deployed service's two ports; every other host reuses them on its own address.
+  const first = await serve(DEPLOYED, 'v1', 0, hostAddress(0));
+  old.set(0, first);
+  ports.deployOld = portOf(first);
+  const next = await serve(DEPLOYED, 'v2', 0, hostAddress(0));
+  reserved = next;
+  ports.deployNew = portOf(next);
+  for (let h = 1; h < shape.hosts; h++) old.set(h, await serve(DEPLOYED, 'v1', ports.deployOld, hostAddress(h)));
+  process.send!({ type: 'ready', ports });
 }
 
 process.on('disconnect', () => process.exit(0));
@@ -52,10 +70,10 @@ process.on('disconnect', () => process.exit(0));
 process.on('message', (message: BackendsCommand) => {
   switch (message.type) {
     case 'init':
-      init(message.shape, message.ports).catch((err: Error) => process.send!({ type: 'error', message: err.message }));
+      init(message.shape).catch((err: Error) => process.send!({ type: 'error', message: err.message }));
       break;
     case 'start':
-      serve(DEPLOYED, 'v2', ports.deployNew, hostAddress(message.host)).then(
+      (message.host === 0 && reserved ? Promise.resolve(reserved) : serve(DEPLOYED, 'v2', ports.deployNew, hostAddress(message.host))).then(
         (server) => {
           renewed.set(message.host, server);
           process.send!({ type: 'started', host: message.host });

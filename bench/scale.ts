@@ -116,7 +116,11 @@ class Helper<C> {
   constructor(script: string) {
     this.child = fork(join(DIST, script), [], { execArgv: BEACON_NODE_OPTIONS, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (m: any) => {
-      if (m.type === 'error') process.stderr.write(`${script}: ${m.message}\n`);
+      if (m.type === 'error') {
+        process.stderr.write(`${script}: ${m.message}\n`);
+        // A backend or host that cannot start leaves the bench waiting forever: stop now, cleaning up.
+        process.kill(process.pid, 'SIGTERM');
+      }
       const key = `${m.type}:${m.host ?? ''}`;
       const queue = this.waiting.get(key);
       const resolve = queue?.shift();
@@ -231,11 +235,9 @@ async function main() {
     cleanup.push(() => etcd.destroy());
     const endpoints = etcd.urls();
 
-    const ports: FleetPorts = { deployOld: await freePort(), deployNew: await freePort(), shared: [0] };
-    for (let i = 1; i < shape.services; i++) ports.shared.push(await freePort());
     const backends = new Helper<BackendsCommand>('scale-backends.js');
     cleanup.push(() => void backends.child.kill('SIGKILL'));
-    await backends.ask({ type: 'init', shape, ports }, 'ready');
+    const { ports } = await backends.ask<{ ports: FleetPorts }>({ type: 'init', shape }, 'ready');
 
     // The fleet: workers of ~hosts/workers hosts each; the reconcile sample spread across them.
     const sample = new Set<number>();
