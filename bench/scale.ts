@@ -5,7 +5,7 @@
  *   node dist/bench/scale.js [--hosts 200] [--per-host 20] [--services 50] [--full]
  *        [--ttl 15] [--health off|on] [--nginx-mode reload|dynamic] [--wait MIN:MAX]
  *        [--deploy-seconds 60] [--steady-seconds 30] [--reconcile-sample 10]
- *        [--reconcile-every 60] [--workers N] [--out bench/results/scale.json]
+ *        [--reconcile-every 60] [--deploy-order host|random] [--workers N] [--out bench/results/scale.json]
  *
  * `--full` is 1,000 hosts × 20 records across 50 services (20,000 records).
  * Each simulated host publishes through beacon's own code — its own etcd
@@ -55,6 +55,7 @@ const { values: opt } = parseArgs({
     'reconcile-sample': { type: 'string', default: '10' },
     'reconcile-every': { type: 'string', default: '60' },
     workers: { type: 'string' },
+    'deploy-order': { type: 'string', default: 'host' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'scale.json') },
   },
 });
@@ -76,6 +77,8 @@ const health = opt.health!;
 if (!['on', 'off'].includes(health)) throw new Error(`--health must be on or off, got "${health}"`);
 const mode = opt['nginx-mode']!;
 if (!['reload', 'dynamic'].includes(mode)) throw new Error(`--nginx-mode must be reload or dynamic, got "${mode}"`);
+const deployOrder = opt['deploy-order']!;
+if (!['host', 'random'].includes(deployOrder)) throw new Error(`--deploy-order must be host or random, got "${deployOrder}"`);
 const deployMs = count('deploy-seconds', opt['deploy-seconds']!, 1) * 1000;
 const steadyMs = count('steady-seconds', opt['steady-seconds']!, 5) * 1000;
 const reconcileMs = count('reconcile-every', opt['reconcile-every']!, 1) * 1000;
@@ -358,6 +361,8 @@ async function main() {
 
     /* 4. rolling deploy of svc00 on every remaining host */
     const remaining = [...Array(shape.hosts).keys()].filter((h) => h !== lostHost);
+    // Host order makes the stopped servers neighbours in nginx's round robin (upstreams list servers by instance).
+    if (deployOrder === 'random') remaining.sort(() => Math.random() - 0.5);
     const reloadsBefore = reloads(log).length;
     const load = keepAliveLoad(listen[0]!, 4);
     const deployT0 = performance.now();
@@ -386,11 +391,15 @@ async function main() {
     const deployReloads = reloads(log).slice(reloadsBefore);
     const deploy = {
       hosts: remaining.length,
+      order: deployOrder,
       overMs: deployMs,
       scheduleLagMs: deployLagMs,
       convergeAfterLastReplaceMs: Date.parse(converged.time!) - lastReplaceAt,
       reloads: deployReloads.length,
       reloadMs: deployReloads.map((l) => l.latencyMs).filter((x): x is number => typeof x === 'number'),
+      // Of each apply, what nginx itself took: `nginx -t` on the whole config, and the reload signal → return.
+      nginxTestMsP50: median(deployReloads.map((l) => Number(/test (\d+)ms/.exec(l.msg)?.[1] ?? NaN)).filter((x) => !Number.isNaN(x))),
+      nginxReloadMsP50: median(deployReloads.map((l) => Number(/reload (\d+)ms/.exec(l.msg)?.[1] ?? NaN)).filter((x) => !Number.isNaN(x))),
       requests: load.tally.ok + load.tally.failed,
       failed: load.tally.failed,
       errors: load.tally.errors,
