@@ -90,6 +90,14 @@ const totalRecords = shape.hosts * perHost;
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
+/**
+ * Where nginx listens for the bench's clients. Not 127.0.0.1: the fleet's
+ * thousands of etcd connections hold ephemeral ports on 127.0.0.1, and a
+ * port picked free a moment earlier can be one of them by the time nginx
+ * binds it (seen: "bind() to 127.0.0.1:34071 failed").
+ */
+const LISTEN_HOST = '127.2.0.1';
+
 /** utime + stime of a process in ms (clock ticks are 10 ms here). */
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -153,7 +161,7 @@ function keepAliveLoad(port: number, concurrency: number) {
   let running = true;
   const once = () =>
     new Promise<void>((resolve) => {
-      const req = get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+      const req = get({ host: LISTEN_HOST, port, path: '/', agent }, (res) => {
         let body = '';
         res.on('data', (c) => (body += c));
         res.on('end', () => {
@@ -192,7 +200,7 @@ function keepAliveLoad(port: number, concurrency: number) {
 /** GET on a kept connection of `agent`; the body, or `HTTP <status>`. */
 function fetchVia(agent: Agent, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+    const req = get({ host: LISTEN_HOST, port, path: '/', agent }, (res) => {
       let body = '';
       res.on('data', (c) => (body += c));
       res.on('end', () => resolve(res.statusCode === 200 ? body.trim() : `HTTP ${res.statusCode}`));
@@ -275,14 +283,13 @@ async function main() {
     const listen: number[] = [];
     for (let i = 0; i < shape.services; i++) listen.push(await freePort());
     const cfg = join(dir, 'lbsync.yaml');
-    writeFileSync(cfg, `upstreams:\n${listen.map((p, i) => `  ${serviceName(i)}:\n    servers: [{ listen: "127.0.0.1:${p}" }]\n`).join('')}`);
+    writeFileSync(cfg, `upstreams:\n${listen.map((p, i) => `  ${serviceName(i)}:\n    servers: [{ listen: "${LISTEN_HOST}:${p}" }]\n`).join('')}`);
     const conf = join(nginx.confDir, 'conf.d', 'beacon.conf');
     const log = join(dir, 'lbsync.log');
-    const metricsPort = await freePort();
     const args = [
       'lbsync', '--etcd', endpoints.join(','), '--nginx-conf', conf,
       '--nginx-test', nginx.command('-t'), '--nginx-reload', nginx.command('-s', 'reload'),
-      '--config', cfg, '--health', health, '--metrics-port', String(metricsPort),
+      '--config', cfg, '--health', health,
       ...(modeFlag ? ['--nginx-mode', mode] : []), ...(opt.wait ? ['--wait', opt.wait] : []),
     ];
 
