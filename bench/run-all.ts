@@ -191,11 +191,14 @@ function mapChain(j: any): RunResult {
 
 function mapScale(j: any): RunResult {
   const f = `${j.settings.hosts} hosts × ${j.settings.perHost} records, 3-member etcd, health ${j.settings.health}`;
+  // The issue's targets are for the 20,000-record fleet; smaller runs are informational.
+  const full = j.settings.records >= 20_000;
+  const lostLimit = (j.settings.ttlSeconds + 1) * 1000;
   return {
     metrics: [
-      { key: 'sc.sync', figure: `scale: lbsync exec → nginx runs all ${j.settings.records} records (${f})`, target: '', value: j.initialSync.ms, unit: 'ms' },
-      { key: 'sc.rss', figure: `scale: lbsync RSS after the initial sync of ${j.settings.records} records`, target: '', value: j.initialSync.lbsyncRssMb, unit: 'MB' },
-      { key: 'sc.lost', figure: `scale: a lost host's lease expiry → its records out of nginx (TTL ${j.settings.ttlSeconds} s)`, target: '', value: j.lost.expiryToOutOfNginxMs, unit: 'ms' },
+      { key: 'sc.sync', figure: `scale: lbsync exec → nginx runs all ${j.settings.records} records (${f})`, target: full ? '≤ 3 s' : '', value: j.initialSync.ms, unit: 'ms', ...(full ? { meets: le(3000) } : {}) },
+      { key: 'sc.rss', figure: `scale: lbsync peak RSS during the initial sync of ${j.settings.records} records`, target: full ? '≤ 300 MB' : '', value: j.initialSync.lbsyncPeakRssMb, unit: 'MB', ...(full ? { meets: le(300) } : {}) },
+      { key: 'sc.lost', figure: `scale: a lost host's lease expiry → its records out of nginx (TTL ${j.settings.ttlSeconds} s)`, target: `≤ ${lostLimit / 1000} s`, value: j.lost.expiryToOutOfNginxMs, unit: 'ms', meets: le(lostLimit) },
       { key: 'sc.deploy.failed', figure: `scale: rolling deploy on ${j.deploy.hosts} hosts over ${j.deploy.overMs / 1000} s → failed keep-alive requests (of ${j.deploy.requests})`, target: '', value: j.deploy.failed, unit: '' },
       { key: 'sc.deploy.reloads', figure: 'scale: rolling deploy → nginx reloads', target: '', value: j.deploy.reloads, unit: '' },
       { key: 'sc.keepalives', figure: 'scale: steady etcd keepalives/s (all requests/s: see scale JSON)', target: '', value: j.steady.etcdKeepalivesPerS, unit: '/s' },
