@@ -2,10 +2,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   BeaconError,
   createEtcdClient,
+  formatDuration,
   normalisePrefix,
   parseDuration,
   parseEndpoints,
   ValidationError,
+  type DurationBounds,
   type EtcdConnection,
 } from '../registry/index.js';
 import { createLogger, LOG_LEVELS, type Logger } from './logger.js';
@@ -31,15 +33,59 @@ export interface EtcdOptions {
   logLevel: string;
 }
 
-/** A commander argument parser for durations (`250ms`, `5s`, `1m`), returning milliseconds. */
-export function durationArg(flag: string) {
-  return (value: string): number => {
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/**
+ * The range of each duration flag, by name, wherever it appears: what the
+ * daemon can honour and what is sane. Any other duration flag is capped at
+ * Node's timer limit (MAX_TIMER_MS), past which timers fire at once.
+ */
+export const DURATION_FLAGS: Readonly<Record<string, DurationBounds>> = {
+  '--ttl': { min: 1000, max: 24 * HOUR, step: { ms: 1000, why: 'etcd leases count in whole seconds' } },
+  '--resync': { min: 1000, max: 24 * HOUR },
+  '--confirm-timeout': { min: 100, max: 10 * MINUTE },
+  '--timeout': { min: 1, max: 10 * MINUTE },
+  // As a record's check.interval / check.timeout.
+  '--interval': { min: 100, max: HOUR },
+  '--health-interval': { min: 100, max: HOUR },
+  '--health-timeout': { min: 100, max: HOUR },
+};
+
+/** The bounds each duration parser enforces, so help can say them (see describeDurations). */
+const durationParsers = new WeakMap<object, DurationBounds>();
+
+/** A commander argument parser for durations (`250ms`, `5s`, `1m`), returning milliseconds, within the flag's DURATION_FLAGS range. */
+export function durationArg(flag: string, bounds: DurationBounds = DURATION_FLAGS[flag] ?? {}) {
+  const parse = (value: string): number => {
     try {
-      return parseDuration(value, flag);
+      return parseDuration(value, flag, bounds);
     } catch (err) {
       throw new InvalidArgumentError((err as Error).message);
     }
   };
+  durationParsers.set(parse, bounds);
+  return parse;
+}
+
+/**
+ * Makes help agree with parsing for every duration flag in a command tree: a
+ * default is shown as the flag accepts it (`5s`, not `5000`), and the range
+ * the flag enforces is part of its description.
+ */
+export function describeDurations(cmd: Command): void {
+  for (const opt of cmd.options) {
+    const bounds = opt.parseArg && durationParsers.get(opt.parseArg);
+    if (!bounds) continue;
+    if (typeof opt.defaultValue === 'number' && opt.defaultValueDescription === undefined) {
+      opt.defaultValueDescription = formatDuration(opt.defaultValue);
+    }
+    if (bounds.max !== undefined) {
+      const step = bounds.step ? `, in steps of ${formatDuration(bounds.step.ms)}` : '';
+      opt.description += ` (${formatDuration(bounds.min ?? 0)} to ${formatDuration(bounds.max)}${step})`;
+    }
+  }
+  for (const sub of cmd.commands) describeDurations(sub);
 }
 
 /** Parses a TCP port flag (1-65535). */

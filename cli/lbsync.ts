@@ -11,6 +11,7 @@ import {
   NginxOutput,
   NginxReloadError,
   NginxValidationError,
+  MAIN_PLACEHOLDER,
   parseWait,
   splitCommand,
   type LbsyncFileConfig,
@@ -19,6 +20,7 @@ import {
 import { createElbv2Output, parseElbv2Options, withElbv2Options, type Elbv2Flags, type Elbv2Output } from '../lbsync/elbv2/index.js';
 import type { Output } from '../lbsync/output.js';
 import { DEFAULT_STATUS_PORT, feedStatus, StatusModel, StatusServer } from '../lbsync/status/index.js';
+import { isFatal, untilStop } from './daemon-signals.js';
 import { durationArg, EXIT, etcdContext, runCommand, UsageError, withEtcdOptions, withMetricsOptions, type EtcdOptions, type MetricsOptions } from './common.js';
 import type { Logger } from './logger.js';
 import { serveMetrics } from './metrics-server.js';
@@ -28,6 +30,7 @@ interface LbsyncFlags extends EtcdOptions, Elbv2Flags, MetricsOptions {
   nginxConf?: string;
   nginxEdit?: string;
   nginxTest: string;
+  nginxMainConf?: string;
   nginxReload: string;
   nginxPid?: string;
   nginxContainer?: string;
@@ -39,7 +42,7 @@ interface LbsyncFlags extends EtcdOptions, Elbv2Flags, MetricsOptions {
   healthRise?: number;
   healthFall?: number;
   allowedNetworks?: string[];
-  resync?: number;
+  resync: number;
   confirmTimeout: number;
   statusPort?: number;
   statusHost: string;
@@ -61,7 +64,8 @@ export function lbsyncCommand(): Command {
     .option('--config <file>', 'YAML or JSON file with the same names as these flags, plus per-service upstream options (upstreams.<service>)')
     .option('--nginx-conf <file>', 'owned-file mode: write one upstream block per service (and optional server blocks) to FILE, which your nginx config includes')
     .option('--nginx-edit <file>', "edit-in-place mode: rewrite only the managed upstream blocks inside your own nginx config FILE; every other byte stays")
-    .option('--nginx-test <cmd>', 'command that tests the full nginx config; lbsync points its -c at a private copy that reads the candidate file', 'nginx -t')
+    .option('--nginx-test <cmd>', `command that tests the full nginx config; lbsync points nginx's -c at a private copy that reads the candidate file, or puts that path where the command says ${MAIN_PLACEHOLDER} (for wrappers such as sh -c '…' or a script)`, 'nginx -t')
+    .option('--nginx-main-conf <file>', "nginx's main config (the root of the include chain); default: from -p/-c in --nginx-test, else nginx -V, else what nginx -t prints")
     .option('--nginx-reload <cmd>', 'command that reloads nginx', 'nginx -s reload')
     .option('--nginx-pid <file>', 'reload by SIGHUP to the pid in FILE instead of running --nginx-reload')
     .option('--nginx-container <name>', 'reload by SIGHUP to an nginx container through the Docker API (DOCKER_HOST or /var/run/docker.sock)')
@@ -73,7 +77,7 @@ export function lbsyncCommand(): Command {
     .option('--health-rise <n>', 'passing checks in a row before a failing endpoint returns', int('--health-rise', 1, 100))
     .option('--health-fall <n>', 'failing checks in a row before a passing endpoint leaves', int('--health-fall', 1, 100))
     .option('--allowed-networks <cidrs>', 'only route to endpoints inside these networks, e.g. 10.0.0.0/8,fd00::/8', list)
-    .option('--resync <duration>', 'also list the whole prefix this often, as a guard against anything missed', durationArg('--resync'))
+    .addOption(new Option('--resync <duration>', 'also list the whole prefix this often, as a guard against anything missed (0s: never)').argParser(durationArg('--resync')).default(300_000, '5m'))
     .option('--confirm-timeout <duration>', 'how long to wait for new nginx workers after a reload before rolling back', durationArg('--confirm-timeout'), 5000)
     .option('--status-port <port>', `serve a read-only status page (services, endpoints, health, last reload, errors; live) on PORT; \`beacon status\` reads port ${DEFAULT_STATUS_PORT} by default`, int('--status-port', 1, 65535))
     .option('--status-host <address>', 'address the status page binds to (it shows internal addresses: keep it private)', '127.0.0.1')
@@ -89,7 +93,10 @@ Modes:
 Every new config is tested with --nginx-test against your full config before it
 replaces the live file, so nginx never sees a broken file, not even if lbsync is
 killed mid-way. A refused config keeps the last good one and is logged with
-nginx's own message; a reload that starts no new workers is rolled back.
+nginx's own message; a reload that starts no new workers is rolled back (and
+nginx reloaded with the file on disk). Failures that can pass (nginx stopped, a
+failed reload, a read-only or full disk) are retried with backoff (250ms up to
+5s) until they succeed, with no new change needed.
 
 Examples:
   $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf
@@ -97,7 +104,9 @@ Examples:
   $ beacon lbsync --nginx-conf /srv/nginx/conf/beacon.conf \\
       --nginx-test 'nginx -p /srv/nginx -c conf/nginx.conf -t' \\
       --nginx-reload 'nginx -p /srv/nginx -c conf/nginx.conf -s reload'
-  $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf --nginx-container edge-nginx
+  $ beacon lbsync --nginx-conf /srv/nginx/conf/beacon.conf --nginx-test 'nginx -t -q -p /srv/nginx -c conf/nginx.conf'
+  $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf --nginx-container edge-nginx \\
+      --nginx-test 'docker exec edge-nginx nginx -t -c {main}' --nginx-main-conf /etc/nginx/nginx.conf
   $ beacon lbsync --config /etc/beacon/lbsync.yaml --dry-run
   $ beacon lbsync --nginx-conf beacon.conf --health off --once
   $ beacon lbsync --nginx-conf beacon.conf --status-port ${DEFAULT_STATUS_PORT}    then open http://127.0.0.1:${DEFAULT_STATUS_PORT}/
@@ -125,7 +134,8 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
     return runCommand(async () => {
       const settings = settle(merged, file);
       const outputs: Output[] = [];
-      if (settings.output) outputs.push(new NginxOutput(settings.output));
+      const nginx = settings.output ? new NginxOutput(settings.output) : undefined;
+      if (nginx) outputs.push(nginx);
       const elbv2Options = parseElbv2Options(merged);
       let elbv2: Elbv2Output | undefined;
       if (elbv2Options) {
@@ -179,18 +189,22 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
         const url = `http://${at.family === 'IPv6' ? `[${at.address}]` : at.address}:${at.port}/`;
         log.info({ url }, `serving the status page on ${url}`);
       }
+      // From here on SIGHUP, SIGPIPE and SIGUSR1 are survived with a log line, and a crash still cleans up.
+      const stopping = untilStop(log, 'lbsync');
       await daemon.start();
       const targets = outputs.map((o) => (o.name === 'nginx' && settings.output ? settings.output.file : o.name)).join(' and ');
-      log.info({ mode: settings.output?.mode, file: settings.output?.file, elbv2: !!elbv2Options, wait: merged.wait, health: merged.health }, `started lbsync for ${targets}`);
-      await new Promise<void>((done) => {
-        process.once('SIGINT', done);
-        process.once('SIGTERM', done);
-      });
-      log.info('stopping lbsync');
+      const layout = nginx?.layout;
+      log.info(
+        { mode: settings.output?.mode, file: settings.output?.file, mainConf: layout?.mainConf, mainConfFrom: layout?.source, elbv2: !!elbv2Options, wait: merged.wait, health: merged.health },
+        `started lbsync for ${targets}`,
+      );
+      const reason = await stopping;
+      log.info({ reason }, `stopping lbsync on ${reason}`);
       await daemon.stop();
       await status?.close();
       server?.close();
       client.close();
+      return isFatal(reason) ? EXIT.failure : EXIT.ok;
     }, log);
   });
   return cmd;
@@ -242,6 +256,7 @@ function settle(flags: LbsyncFlags, file: LbsyncFileConfig): Settings {
       mode: flags.nginxConf ? 'owned' : 'edit',
       file: resolve(nginxFile),
       testArgv,
+      ...(flags.nginxMainConf ? { mainConf: resolve(flags.nginxMainConf) } : {}),
       reload,
       render: { upstreams: file.upstreams ?? {} },
       ...(flags.services ? { services: flags.services } : {}),
@@ -251,24 +266,45 @@ function settle(flags: LbsyncFlags, file: LbsyncFileConfig): Settings {
   };
 }
 
-function logRejection(log: Logger, output: string, err: Error): void {
-  if (err instanceof NginxValidationError) log.error({ output, code: err.code, nginx: err.nginxMessage }, `rejected new ${output} config, kept the last good one: ${err.nginxMessage}`);
-  else if (err instanceof NginxReloadError && err.rolledBack) log.error({ output, code: err.code }, `rolled back ${output} config: ${err.message}`);
-  else log.error({ output, code: (err as { code?: string }).code }, `failed to apply ${output}: ${err.message}`);
+function logRejection(log: Logger, output: string, err: Error, retryInMs?: number, level: 'error' | 'debug' = 'error'): void {
+  const retry = retryInMs === undefined ? '' : `; retrying in ${retryInMs}ms`;
+  const fields = { output, code: (err as { code?: string }).code, ...(retryInMs === undefined ? {} : { retryInMs }) };
+  if (err instanceof NginxValidationError) log[level]({ ...fields, nginx: err.nginxMessage }, `rejected new ${output} config, kept the last good one: ${err.nginxMessage}${retry}`);
+  else if (err instanceof NginxReloadError && err.rolledBack) log[level](fields, `rolled back ${output} config: ${err.message}${retry}`);
+  else log[level](fields, `failed to apply ${output}: ${err.message}${retry}`);
+}
+
+/**
+ * Logs an output's failures and its recovery: the first failure of a run of
+ * retries and every new reason at error level, the same reason again at
+ * debug (a retry every few seconds is not a new state), and the apply that
+ * ends the run as "recovered".
+ */
+function logApplies(daemon: LbSync, log: Logger): void {
+  const failing = new Map<string, string>();
+  daemon.on('rejected', (output, err, retryInMs) => {
+    // The ELBv2 output reports its own failures (per group, also on timer passes).
+    if (output === 'elbv2') return;
+    // Numbers (nginx's pid#tid in its error log, timings) differ on every attempt; the reason does not.
+    const reason = `${(err as { code?: string }).code}:${err.message.replace(/\d+/g, '#')}`;
+    const repeated = failing.get(output) === reason;
+    failing.set(output, reason);
+    logRejection(log, output, err, retryInMs, repeated ? 'debug' : 'error');
+  });
+  daemon.on('applied', (output, outcome, latencyMs) => {
+    const fields = { output, latencyMs: latencyMs === undefined ? undefined : Math.round(latencyMs) };
+    if (failing.delete(output)) log.info(fields, `recovered ${output}: ${outcome.detail}`);
+    else if (outcome.changed) log.info(fields, outcome.detail);
+    else log.debug(fields, outcome.detail);
+  });
 }
 
 /** One log line per state change, each starting with a verb. */
 function logEvents(daemon: LbSync, log: Logger): void {
-  daemon.on('applied', (output, outcome, latencyMs) => {
-    const fields = { output, latencyMs: latencyMs === undefined ? undefined : Math.round(latencyMs) };
-    if (outcome.changed) log.info(fields, outcome.detail);
-    else log.debug(fields, outcome.detail);
-  });
-  // The ELBv2 output reports its own failures (per group, also on timer passes).
-  daemon.on('rejected', (output, err) => output !== 'elbv2' && logRejection(log, output, err));
+  logApplies(daemon, log);
   daemon.on('warning', (output, message) => log.warn({ output }, `skipped ${message}`));
   daemon.on('problem', (p) => log.warn({ key: p.key, reason: p.reason }, `skipped ${p.key}: ${p.reason}`));
-  daemon.on('resynced', (reason, records, revision) => log.info({ reason, records, revision }, `listed ${records} records at revision ${revision} (${reason})`));
+  daemon.on('resynced', (reason, records, revision) => log[reason === 'periodic' ? 'debug' : 'info']({ reason, records, revision }, `listed ${records} records at revision ${revision} (${reason})`));
   daemon.on('health', (id, state, result, previous) => {
     const [service, instance] = id.split('/');
     const record = daemon.record(id);

@@ -15,7 +15,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { EXIT } from './common.js';
+import { describeDurations, EXIT } from './common.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -56,13 +56,15 @@ for (const name of names) program.addCommand(await subcommands[name]!());
 // Commander exits with 1 on bad usage; our contract says 2.
 program.exitOverride();
 for (const sub of program.commands) sub.exitOverride();
+describeDurations(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    const helpOrVersion = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code);
-    process.exit(helpOrVersion ? EXIT.ok : EXIT.usage);
+    // Asked-for help and --version exit 0; help shown because a command
+    // group got no subcommand (`beacon sidekick`) is bad usage.
+    process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
   }
   process.stderr.write(`beacon: ${(err as Error).message}\n`);
   process.exit(err instanceof Error && 'rule' in err ? EXIT.usage : EXIT.failure);

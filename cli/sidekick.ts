@@ -19,7 +19,8 @@ import {
   DockerSource,
   SidekickMetrics,
 } from '../sidekicks/index.js';
-import { durationArg, etcdContext, runCommand, withEtcdOptions, withMetricsOptions, type EtcdOptions, type MetricsOptions } from './common.js';
+import { isFatal, untilStop, type StopReason } from './daemon-signals.js';
+import { durationArg, EXIT, etcdContext, runCommand, withEtcdOptions, withMetricsOptions, type EtcdOptions, type MetricsOptions } from './common.js';
 import type { Logger } from './logger.js';
 import { serveMetrics } from './metrics-server.js';
 
@@ -41,6 +42,9 @@ interface DockerOptions extends SharedOptions, MetricsOptions {
   internal?: boolean;
   labelFilter: string[];
   resync: number;
+  flapRestarts: number;
+  flapWindow: number;
+  flapHold: number;
 }
 
 interface AnnounceOptions extends SharedOptions {
@@ -66,6 +70,13 @@ export function sidekickCommand(): Command {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function countArg(flag: string) {
+  return (value: string): number => {
+    if (!/^\d{1,6}$/.test(value)) throw new InvalidArgumentError(`${flag} must be a whole number from 0 to 999999 (got ${JSON.stringify(value)})`);
+    return Number(value);
+  };
 }
 
 function portArg(value: string): number {
@@ -99,6 +110,9 @@ function dockerCommand(): Command {
     .addOption(new Option('--internal', "publish the container's own network address and exposed ports (overlay/bridge networks)"))
     .addOption(new Option('--label-filter <key=value>', 'only containers with this label (repeatable; all must match)').argParser(collect).default([]))
     .addOption(new Option('--resync <duration>', 'period of the full reconcile of Docker and etcd').argParser(durationArg('--resync')).default(60_000, '60s'))
+    .addOption(new Option('--flap-restarts <n>', 'a container started more than N times within --flap-window is held back (0: never)').argParser(countArg('--flap-restarts')).default(3))
+    .addOption(new Option('--flap-window <duration>', 'the window --flap-restarts counts starts in').argParser(durationArg('--flap-window')).default(60_000, '60s'))
+    .addOption(new Option('--flap-hold <duration>', 'how long a held-back container must stay up before it is published again').argParser(durationArg('--flap-hold')).default(10_000, '10s'))
     .addHelpText(
       'after',
       `
@@ -111,11 +125,15 @@ Service definition (registrator-compatible, container labels or env, label wins)
   SERVICE_CHECK_HTTP|TCP|INTERVAL|TIMEOUT|EXPECT_DIGEST   the record's health check
   SERVICE_<KEY>                       anything else goes into the record's meta
 A definition that breaks the /services contract is refused with one log line (container, field, rule).
+Restart loops are damped: a container started more than --flap-restarts times within --flap-window
+is held back (one log line) until it has stayed up --flap-hold, instead of being published and
+removed at every restart.
 
 Records are canonical JSON at /services/<service>/<instance>, bound to a lease. At start,
 this node's json records without a running container are deleted at once; flat and single
 records carry no node and rely on the lease TTL. SIGTERM revokes the lease (records vanish
-at once) unless --keep-on-exit; kill -9 leaves them for the TTL. The single layout holds
+at once) unless --keep-on-exit, and so does a crash the process can catch; kill -9 leaves them
+for the TTL. SIGHUP, SIGPIPE and SIGUSR1 are logged and ignored. The single layout holds
 one endpoint per service (/services/<service>): with several containers the last write wins.
 
 Examples:
@@ -144,21 +162,22 @@ Examples:
       definition: { node, hostAddress: detectHostAddress(), ...(advertiseIp ? { advertiseIp } : {}), internal: !!opts.internal, nodeMeta },
       ignoreHealth: !!opts.ignoreHealth,
       resyncMs: opts.resync,
+      flapPolicy: { restarts: opts.flapRestarts, windowMs: opts.flapWindow, holdMs: opts.flapHold },
     });
     logSidekick(log, sidekick, node);
     return runCommand(async () => {
       if (opts.metricsPort !== undefined) {
         const metrics = new SidekickMetrics().observe(sidekick, source);
-        await serveMetrics(metrics.registry, opts.metricsPort, opts.metricsHost);
+        await serveMetrics(metrics.registry, opts.metricsPort, opts.metricsHost, () =>
+          sidekick.writeDenied ? `etcd refuses this sidekick's writes under ${prefix}/ (permission denied)` : undefined,
+        );
         log.info({ port: opts.metricsPort, host: opts.metricsHost }, `serving metrics on ${opts.metricsHost}:${opts.metricsPort}/metrics`);
       }
-      const stopped = untilSignal();
       log.info({ node, prefix, layout: opts.layout, docker: opts.dockerHost, ttlMs: opts.ttl }, `started docker sidekick on node ${node}`);
-      await Promise.race([sidekick.start(), stopped]);
-      const signal = await stopped;
-      await sidekick.stop({ revoke: !opts.keepOnExit });
+      const signal = await runUntilStop(log, () => sidekick.start(), (revoke) => sidekick.stop({ revoke }), !opts.keepOnExit);
       log.info({ signal, revoked: !opts.keepOnExit }, opts.keepOnExit ? `stopped on ${signal}; records expire after the TTL` : `stopped on ${signal}; revoked the lease`);
       client.close();
+      return isFatal(signal) ? EXIT.failure : EXIT.ok;
     }, log);
   });
   return cmd;
@@ -213,13 +232,11 @@ Examples (the seeds' fleet sidekicks, as ExecStart= of a unit with BindsTo=web@%
     announcer.on('disconnected', (peer, err, retryInMs) => log.warn({ peer, err: err.message, retryInMs }, `lost ${peer}: ${err.message}; retrying in ${retryInMs}ms`));
     announcer.on('reconnected', (peer) => log.info({ peer }, `reconnected to ${peer}`));
     return runCommand(async () => {
-      const stopped = untilSignal();
       log.info({ ...fields(record), container: opts.container, layout: opts.layout }, `started announcing ${record.service}/${record.instance}${opts.container ? ` while ${opts.container} runs` : ''}`);
-      await Promise.race([announcer.start(), stopped]);
-      const signal = await stopped;
-      await announcer.stop({ revoke: !opts.keepOnExit });
+      const signal = await runUntilStop(log, () => announcer.start(), (revoke) => announcer.stop({ revoke }), !opts.keepOnExit);
       log.info({ signal, revoked: !opts.keepOnExit }, `stopped on ${signal}`);
       client.close();
+      return isFatal(signal) ? EXIT.failure : EXIT.ok;
     }, log);
   });
   return cmd;
@@ -249,6 +266,19 @@ function logSidekick(log: Logger, sidekick: DockerSidekick, node: string): void 
   sidekick.on('disconnected', (peer, err, retryInMs) => log.warn({ peer, err: err.message, retryInMs, node }, `lost ${peer}: ${err.message}; retrying in ${retryInMs}ms`));
   sidekick.on('reconnected', (peer) => log.info({ peer, node }, `reconnected to ${peer}`));
   sidekick.on('resynced', (reason, containers, records) => log.debug({ reason, containers, records, node }, `resynced (${reason}): ${containers} containers, ${records} records`));
+  sidekick.on('held', (facts, starts, holdMs) =>
+    log.warn(
+      { container: facts.id.slice(0, 12), name: facts.name, starts, holdMs, node },
+      `held back container ${facts.name}: started ${starts} times in the flap window; publishing it once it has stayed up ${Math.round(holdMs / 100) / 10}s`,
+    ),
+  );
+  sidekick.on('denied', (err, forMs) =>
+    log.error(
+      { err: err.message, node, deniedForS: Math.round(forMs / 1000) },
+      `denied by etcd: this sidekick's etcd user may not write under the prefix (${err.message}); nothing is published until its role may (etcdctl role grant-permission ROLE --prefix=true readwrite PREFIX/); still retrying`,
+    ),
+  );
+  sidekick.on('allowed', () => log.info({ node }, 'resumed writing: etcd accepts this sidekick\'s writes again'));
   sidekick.on('problem', (what, err) => log.warn({ err: err.message, node }, `failed to ${what}: ${err.message}; will retry`));
 }
 
@@ -256,11 +286,19 @@ function round(ms: number | undefined): number | undefined {
   return ms === undefined ? undefined : Math.round(ms * 100) / 100;
 }
 
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+/**
+ * Starts a sidekick and runs it until a stop signal or a fatal error, then
+ * stops it, revoking its lease unless told to keep the records: on every exit
+ * path the process can catch, a failed start included.
+ */
+async function runUntilStop(log: Logger, start: () => Promise<void>, stop: (revoke: boolean) => Promise<void>, revoke: boolean): Promise<StopReason> {
+  const stopped = untilStop(log, 'the sidekick');
+  try {
+    await Promise.race([start(), stopped]);
+    return await stopped;
+  } finally {
+    await stop(revoke);
+  }
 }
 
 function ttlSeconds(ms: number): number {

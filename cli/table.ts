@@ -7,8 +7,9 @@ export function renderTable(header: string[], rows: string[][]): string {
 
 /** A compact age such as `42s`, `5m`, `3h`, `2d`. */
 export function formatAge(sinceIso: string | undefined, now = Date.now()): string {
-  if (!sinceIso) return '-';
-  const seconds = Math.max(0, Math.round((now - Date.parse(sinceIso)) / 1000));
+  const since = sinceIso ? Date.parse(sinceIso) : NaN;
+  if (Number.isNaN(since)) return '-';
+  const seconds = Math.max(0, Math.round((now - since) / 1000));
   if (seconds < 120) return `${seconds}s`;
   if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
   if (seconds < 172800) return `${Math.round(seconds / 3600)}h`;

@@ -96,7 +96,7 @@ export class Coalescer {
     try {
       await this.apply();
     } catch {
-      // The apply reports its own failures; a failed apply is retried on the next change.
+      // The apply reports its own failures (and lbsync schedules retries for recoverable ones).
     } finally {
       this.running = false;
       this.lastApplyEnd = this.clock.now();

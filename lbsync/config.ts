@@ -17,6 +17,7 @@ export interface LbsyncFileConfig {
   nginxConf?: string;
   nginxEdit?: string;
   nginxTest?: string;
+  nginxMainConf?: string;
   nginxReload?: string;
   nginxPid?: string;
   nginxContainer?: string;
@@ -51,7 +52,7 @@ export interface LbsyncFileConfig {
 
 // The ELBv2 settings stay text here: parseElbv2Options validates them as it does the flags.
 const ELBV2_STRINGS = ['elbv2Endpoint', 'elbv2Region', 'elbv2TargetType', 'elbv2Health', 'elbv2MaxRemove', 'elbv2Drift', 'elbv2Grace', 'elbv2ElectionTtl', 'elbv2Election'] as const;
-const STRINGS = ['etcd', 'prefix', 'nginxConf', 'nginxEdit', 'nginxTest', 'nginxReload', 'nginxPid', 'nginxContainer', 'wait', 'metricsHost', 'statusHost', ...ELBV2_STRINGS] as const;
+const STRINGS = ['etcd', 'prefix', 'nginxConf', 'nginxEdit', 'nginxTest', 'nginxMainConf', 'nginxReload', 'nginxPid', 'nginxContainer', 'wait', 'metricsHost', 'statusHost', ...ELBV2_STRINGS] as const;
 const DURATIONS = ['healthInterval', 'healthTimeout', 'resync'] as const;
 const COUNTS = ['healthRise', 'healthFall', 'metricsPort', 'statusPort'] as const;
 const PORTS = new Set<string>(['metricsPort', 'statusPort']);

@@ -20,9 +20,20 @@ export class NginxReloadError extends LbsyncError {
   }
 }
 
-/** A user's nginx config could not be parsed or located (edit-in-place, include chain). */
+/**
+ * A user's nginx config could not be parsed or located (edit-in-place,
+ * include chain). Recoverable: the operator fixing their own file is enough,
+ * so lbsync retries rather than wait for an unrelated change.
+ */
 export class NginxConfError extends LbsyncError {
   constructor(message: string, readonly file?: string) {
-    super('BEACON_NGINX_CONF', file ? `${file}: ${message}` : message);
+    super('BEACON_NGINX_CONF', file ? `${file}: ${message}` : message, { recoverable: true });
+  }
+}
+
+/** lbsync could not write a file nginx reads (read-only or full disk, permission); nothing live changed. */
+export class NginxWriteError extends LbsyncError {
+  constructor(readonly file: string, cause: unknown) {
+    super('BEACON_NGINX_WRITE', `cannot write ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, recoverable: true });
   }
 }

@@ -6,6 +6,7 @@
 export * from './output.js';
 export * from './errors.js';
 export * from './coalescer.js';
+export * from './retries.js';
 export * from './model.js';
 export * from './config.js';
 export * from './metrics.js';
@@ -16,6 +17,8 @@ export * from './nginx/render.js';
 export * from './nginx/edit-in-place.js';
 export * from './nginx/conf-scanner.js';
 export * from './nginx/command.js';
+export * from './nginx/nginx-argv.js';
+export * from './nginx/layout.js';
 export * from './nginx/include-shadow.js';
 export * from './nginx/reloader.js';
 export * from './nginx/activator.js';

@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import {
+  isRecoverable,
   listPrefix,
   PrefixWatcher,
   RecordView,
   recordId,
+  type PrefixWatcherEvents,
   type Problem,
   type ResyncReason,
   type ServiceRecord,
@@ -14,6 +16,7 @@ import { HealthScheduler, resolveSpec, systemClock, type CheckResult, type Clock
 import { Coalescer, type WaitWindow } from './coalescer.js';
 import { allMembersPolicy, buildPoolView, healthPolicy, type HealthInfo } from './model.js';
 import type { ApplyOutcome, Output, PoolView } from './output.js';
+import { Retries, type RetryPolicy } from './retries.js';
 
 /** Health filtering: off, or on with the defaults and per-service overrides for resolveSpec. */
 export type HealthMode =
@@ -28,9 +31,14 @@ export type HealthMode =
       scheduler?: HealthScheduler;
     };
 
+/** What lbsync follows: a PrefixWatcher's events, start and stop. */
+export type RecordSource = Pick<EventEmitter<PrefixWatcherEvents>, 'on'> & Pick<PrefixWatcher, 'start' | 'stop'>;
+
 export interface LbSyncOptions {
   client: Etcd3;
   prefix: string;
+  /** Where records come from; a PrefixWatcher on `client` unless given (unit tests feed their own). */
+  source?: RecordSource;
   outputs: Output[];
   wait: WaitWindow;
   services?: string[];
@@ -39,6 +47,8 @@ export interface LbSyncOptions {
   health: HealthMode;
   /** Periodic full list-and-diff, as a guard against anything missed. */
   resyncMs?: number;
+  /** Backoff for retrying an output whose apply failed recoverably (default 250 ms doubling to 5 s). */
+  retry?: RetryPolicy;
   clock?: Clock;
 }
 
@@ -52,8 +62,12 @@ export interface LbSyncEvents {
   warning: [output: string, message: string];
   /** An output applied a view; `latencyMs` runs from the first change it includes. */
   applied: [output: string, outcome: ApplyOutcome, latencyMs: number | undefined];
-  /** An output refused or failed to apply; it kept its last good state. */
-  rejected: [output: string, err: Error];
+  /**
+   * An output refused or failed to apply; it kept its last good state. A
+   * recoverable failure is tried again in `retryInMs` (with backoff, until
+   * it succeeds); otherwise on the next change.
+   */
+  rejected: [output: string, err: Error, retryInMs: number | undefined];
   /** The view every apply used. */
   view: [view: PoolView];
   /** An endpoint's health state changed. */
@@ -67,12 +81,14 @@ export interface LbSyncEvents {
 /**
  * The daemon: follows the prefix (PrefixWatcher → RecordView), health-checks
  * the endpoints that could serve, coalesces bursts and drives every output
- * with the same view. An output that fails keeps its last good state and is
- * tried again on the next change; it never holds the others back.
+ * with the same view. An output that fails keeps its last good state and
+ * never holds the others back; a recoverable failure (nginx down, a failed
+ * reload, a full disk) is retried on its own with backoff until it succeeds,
+ * so a quiet system converges once the cause goes away.
  */
 export class LbSync extends EventEmitter<LbSyncEvents> {
   private readonly view: RecordView;
-  private readonly watcher: PrefixWatcher;
+  private readonly watcher: RecordSource;
   private readonly coalescer: Coalescer;
   private readonly scheduler: HealthScheduler | undefined;
   private readonly ownsScheduler: boolean;
@@ -86,14 +102,17 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private readonly services = new Map<string, Map<string, ServiceRecord>>();
   private lastView: PoolView | undefined;
   private started = false;
+  /** Outputs waiting to be retried after a recoverable failure; a due one joins the next apply even when nothing changed. */
+  private readonly retries: Retries<Output>;
 
   constructor(private readonly options: LbSyncOptions) {
     super();
     this.clock = options.clock ?? systemClock;
     this.stableSince = this.clock.now();
     this.view = new RecordView(options.prefix);
-    this.watcher = new PrefixWatcher({ client: options.client, prefix: options.prefix, waitForEtcd: true, ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}) });
+    this.watcher = options.source ?? new PrefixWatcher({ client: options.client, prefix: options.prefix, waitForEtcd: true, ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}) });
     this.coalescer = new Coalescer(() => this.applyAll(), options.wait, this.clock);
+    this.retries = new Retries(this.clock, () => this.coalescer.notify(), options.retry);
     if (options.health.enabled) {
       this.scheduler = options.health.scheduler ?? new HealthScheduler();
       this.ownsScheduler = !options.health.scheduler;
@@ -110,7 +129,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     }
     this.watcher.on('snapshot', (kvs, revision, reason) => {
       this.revision = revision;
-      this.stableSince = this.clock.now();
+      // A periodic list follows an unbroken watch: the view is no younger for it.
+      if (reason !== 'periodic') this.stableSince = this.clock.now();
       this.absorb(this.view.reset(kvs));
       this.emit('resynced', reason, this.view.size, revision);
       this.markDirty();
@@ -191,6 +211,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   }
 
   async stop(): Promise<void> {
+    this.retries.stop();
     await this.watcher.stop();
     this.coalescer.stop();
     await this.coalescer.idle();
@@ -269,6 +290,10 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private async applyAll(): Promise<void> {
     const since = this.dirtySince;
     this.dirtySince = undefined;
+    // A change goes to every output; a retry timer alone only to the outputs it is for.
+    const due = this.retries.takeDue();
+    const outputs = since !== undefined ? this.options.outputs : this.options.outputs.filter((o) => due.has(o));
+    if (outputs.length === 0) return;
     const view = this.currentView();
     this.lastView = view;
     const nowFailOpen = new Set(view.pools.filter((p) => p.failOpen).map((p) => p.service));
@@ -277,13 +302,16 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.failOpen = nowFailOpen;
     this.emit('view', view);
     await Promise.all(
-      this.options.outputs.map(async (output) => {
+      outputs.map(async (output) => {
+        const from = this.retries.since(output) ?? since;
         try {
           const outcome = await output.apply(view);
+          this.retries.clear(output);
           this.reportWarnings(output.name, outcome.warnings ?? []);
-          this.emit('applied', output.name, outcome, since === undefined ? undefined : this.clock.now() - since);
+          this.emit('applied', output.name, outcome, from === undefined ? undefined : this.clock.now() - from);
         } catch (err) {
-          this.emit('rejected', output.name, err as Error);
+          if (!isRecoverable(err)) this.retries.clear(output);
+          this.emit('rejected', output.name, err as Error, isRecoverable(err) ? this.retries.failed(output, from) : undefined);
         }
       }),
     );

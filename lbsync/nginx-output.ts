@@ -2,7 +2,8 @@ import type Docker from 'dockerode';
 import { readFile } from 'node:fs/promises';
 import { NginxValidationError } from './errors.js';
 import type { ApplyOutcome, Output, PoolView, ServicePool } from './output.js';
-import { NginxActivator, pidFileOf } from './nginx/activator.js';
+import { NginxActivator } from './nginx/activator.js';
+import type { NginxLayout } from './nginx/layout.js';
 import { scanConf, walkConf } from './nginx/conf-scanner.js';
 import { editUpstreams } from './nginx/edit-in-place.js';
 import { renderUpstreams, type RenderOptions, type RenderProblem } from './nginx/render.js';
@@ -19,6 +20,8 @@ export interface NginxOutputOptions {
   mode: 'owned' | 'edit';
   file: string;
   testArgv: string[];
+  /** `--nginx-main-conf`: the main config, when the test command cannot tell it. */
+  mainConf?: string;
   reload: ReloadVia;
   render?: RenderOptions;
   /** `--services`: in edit mode their blocks are managed even without records. */
@@ -48,7 +51,8 @@ export class NginxOutput implements Output {
     this.activator = new NginxActivator({
       file: options.file,
       testArgv: options.testArgv,
-      reloader: (main) => this.reloader(main),
+      ...(options.mainConf ? { mainConf: options.mainConf } : {}),
+      reloader: (layout) => this.reloader(layout),
       ...(options.confirmTimeoutMs !== undefined ? { confirmTimeoutMs: options.confirmTimeoutMs } : {}),
     });
   }
@@ -83,7 +87,7 @@ export class NginxOutput implements Output {
         const detail = !result.reloaded
           ? `unchanged (${what})`
           : `reloaded nginx (${what}; test ${Math.round(result.timings.testMs)}ms, reload ${Math.round(result.timings.reloadMs)}ms${result.confirmed ? ', new workers up' : ', unconfirmed'})`;
-        return { changed: result.reloaded, detail, warnings: unique(warnings) };
+        return { changed: result.reloaded, detail, warnings: unique([...warnings, ...(this.layout?.warnings ?? [])]) };
       } catch (err) {
         if (!(err instanceof NginxValidationError)) throw err;
         const host = HOST_NOT_FOUND.exec(err.nginxMessage)?.[1];
@@ -95,6 +99,11 @@ export class NginxOutput implements Output {
   }
 
   async close(): Promise<void> {}
+
+  /** Where nginx's files are, as found at start (main config, how it was found, lookups that failed). */
+  get layout(): NginxLayout | undefined {
+    return this.activator.nginxLayout;
+  }
 
   private async render(view: PoolView): Promise<{ text: string; upstreams: string[]; members: number; problems: RenderProblem[] }> {
     const now = Date.now();
@@ -129,11 +138,11 @@ export class NginxOutput implements Output {
     return !this.quarantine.has(bare) && view.pools.some((p) => p.members.some((r) => r.host === bare));
   }
 
-  private reloader(main: string): Reloader {
+  private reloader(layout: NginxLayout): Reloader {
     const via = this.options.reload;
     switch (via.kind) {
       case 'command': {
-        const pidFile = via.pidFile ?? pidFileOf(main, this.options.testArgv);
+        const pidFile = via.pidFile ?? layout.pidFile;
         // `nginx -s reload` only reads the pid file and sends SIGHUP; doing that
         // ourselves saves starting a process on every apply, which is most of a
         // reload's cost. Anything else the operator configured is run as given.

@@ -43,7 +43,9 @@ export interface ApplyOutcome {
 /**
  * A load-balancer output (nginx, ELBv2, …). lbsync calls apply() with the
  * latest view, never twice at once; an output that fails keeps its last good
- * state and reports why by rejecting.
+ * state and reports why by rejecting. lbsync retries a rejection that is
+ * recoverable (a BeaconError with `recoverable`, or any other error) with
+ * backoff until it succeeds; others wait for the next change.
  */
 export interface Output {
   readonly name: string;

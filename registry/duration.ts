@@ -1,23 +1,59 @@
 import { ValidationError } from './errors.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const DURATION = /^(\d+)(?:\.(\d+))?(ms|s|m|h)$/;
+
+/**
+ * The longest delay a Node timer holds: 2^31-1 ms (~24.8 days). A longer one
+ * fires after 1 ms instead (with a TimeoutOverflowWarning), so a duration
+ * past it would turn a slow loop into a busy one.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** What a duration may be, beyond its syntax. */
+export interface DurationBounds {
+  /** Smallest accepted value in ms (default 0). */
+  min?: number;
+  /** Largest accepted value in ms (default and cap: MAX_TIMER_MS). */
+  max?: number;
+  /** Granularity the consumer can honour, e.g. whole seconds for etcd leases; a finer value is refused, never rounded. */
+  step?: { ms: number; why: string };
+}
 
 /**
  * Parses a duration such as `250ms`, `5s`, `1.5m` or `1h` into milliseconds.
- * A bare number is refused: the unit is never guessed.
+ * A bare number is refused: the unit is never guessed. So is a value finer
+ * than `bounds.step` (or a millisecond) or outside the bounds, never
+ * rounded: each error names the field and the rule.
  */
-export function parseDuration(text: string, field = 'duration'): number {
+export function parseDuration(text: string, field = 'duration', bounds: DurationBounds = {}): number {
   const match = DURATION.exec(String(text).trim());
   if (!match) throw new ValidationError(field, 'must be a number with a unit: ms, s, m or h (e.g. 250ms, 5s, 1m)', text);
-  return Math.round(Number(match[1]) * UNITS[match[2]!]!);
+  const [, whole, fraction = '', unit] = match;
+  // Exact decimal arithmetic: 4.35s is 4350 ms, not 4349.999…; and huge values stay exact until compared.
+  const scaled = BigInt(whole! + fraction) * BigInt(UNITS[unit!]!);
+  const divisor = 10n ** BigInt(fraction.length);
+  if (bounds.step && scaled % (divisor * BigInt(bounds.step.ms)) !== 0n) {
+    throw new ValidationError(field, `must be a multiple of ${formatDuration(bounds.step.ms)} (${bounds.step.why})`, text);
+  }
+  if (scaled % divisor !== 0n) throw new ValidationError(field, 'must be a whole number of milliseconds', text);
+  const max = Math.min(bounds.max ?? MAX_TIMER_MS, MAX_TIMER_MS);
+  const exact = scaled / divisor;
+  if (exact > BigInt(max)) {
+    const why = max === MAX_TIMER_MS ? " (Node's timer limit)" : '';
+    throw new ValidationError(field, `must be at most ${formatDuration(max)}${why}`, text);
+  }
+  const ms = Number(exact);
+  if (bounds.min !== undefined && ms < bounds.min) throw new ValidationError(field, `must be at least ${formatDuration(bounds.min)}`, text);
+  return ms;
 }
 
-/** Formats milliseconds the way people write them back: `250ms`, `5s`, `1m30s`. */
+/** Formats milliseconds the way people write them back: `250ms`, `5s`, `1m30s`, `24h`. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${+(ms / 1000).toFixed(3)}s`;
-  const minutes = Math.floor(ms / 60_000);
-  const rest = ms - minutes * 60_000;
-  return rest === 0 ? `${minutes}m` : `${minutes}m${formatDuration(rest)}`;
+  const unit = ms < 3_600_000 ? { ms: 60_000, name: 'm' } : { ms: 3_600_000, name: 'h' };
+  const count = Math.floor(ms / unit.ms);
+  const rest = ms - count * unit.ms;
+  return rest === 0 ? `${count}${unit.name}` : `${count}${unit.name}${formatDuration(rest)}`;
 }

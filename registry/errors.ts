@@ -50,7 +50,8 @@ export function preview(value: unknown, max = 60): string {
   try {
     text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    // Cyclic or nested past the stack: describe it without walking it.
+    text = Array.isArray(value) ? `[array of ${value.length}]` : Object.prototype.toString.call(value);
   }
   return text.length > max ? `${text.slice(0, max)}…(${text.length} chars)` : text;
 }

@@ -112,13 +112,15 @@ export function decodeSingle(slot: KeySlot, value: string): ServiceRecord {
  * the record is incomplete (host or port not yet written).
  */
 export function decodeFlat(slot: KeySlot, fields: ReadonlyMap<string, string>): ServiceRecord | undefined {
-  const host = fields.get('host');
-  const port = fields.get('port');
+  // Plain-text values written by shell scripts often end in a newline: trim every field alike.
+  const field = (name: string) => fields.get(name)?.trim();
+  const host = field('host');
+  const port = field('port');
   if (host === undefined || port === undefined) return undefined;
-  const candidate: Record<string, unknown> = { service: slot.service, instance: slot.instance, host, port: port.trim() };
-  const unit = fields.get('unit');
+  const candidate: Record<string, unknown> = { service: slot.service, instance: slot.instance, host, port };
+  const unit = field('unit');
   if (unit !== undefined) candidate.unit = unit;
-  const publicAddr = fields.get('public_ipv4_addr');
+  const publicAddr = field('public_ipv4_addr');
   if (publicAddr !== undefined) candidate.meta = { public_ipv4_addr: publicAddr };
   return validateRecord(candidate);
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { EtcdLeaseInvalidError, type Etcd3, type Lease } from 'etcd3';
+import { EtcdLeaseInvalidError, type Etcd3, type IRequestOp, type Lease } from 'etcd3';
 import { Backoff } from './backoff.js';
 import { encodeRecord, type Layout } from './layout.js';
 import { recordId, type ServiceRecord } from './record.js';
@@ -12,7 +12,17 @@ export interface LeasePublisherOptions {
   layout: Layout;
   /** Cap for the retry delay while etcd is unreachable. */
   maxRetryMs?: number;
+  /** The retry timer; Node's by default, injectable so tests can drive retries by hand. */
+  timers?: RetryTimers;
 }
+
+/** Arms and clears one timer (health's Clock fits). */
+export interface RetryTimers {
+  setTimer(fn: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+const nodeTimers: RetryTimers = { setTimer: (fn, ms) => setTimeout(fn, ms), clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout) };
 
 interface Entry {
   record: ServiceRecord;
@@ -45,12 +55,14 @@ export class LeasePublisher extends EventEmitter<LeasePublisherEvents> {
   private readonly backoff: Backoff;
   private lease: Lease | undefined;
   private leaseId: Promise<string> | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: unknown;
+  private readonly timers: RetryTimers;
   private closed = false;
 
   constructor(private readonly options: LeasePublisherOptions) {
     super();
     this.backoff = new Backoff(50, options.maxRetryMs ?? 500);
+    this.timers = options.timers ?? nodeTimers;
   }
 
   /** Publishes (or updates) a record. Returns at once; the write follows. */
@@ -90,7 +102,7 @@ export class LeasePublisher extends EventEmitter<LeasePublisherEvents> {
    */
   async close({ revoke }: { revoke: boolean }): Promise<void> {
     this.closed = true;
-    clearTimeout(this.retryTimer);
+    if (this.retryTimer !== undefined) this.timers.clearTimer(this.retryTimer);
     const lease = this.lease;
     this.lease = undefined;
     if (!lease) return;
@@ -127,7 +139,7 @@ export class LeasePublisher extends EventEmitter<LeasePublisherEvents> {
     const { client } = this.options;
     if (!want) {
       if (!have) return;
-      await Promise.all(have.kvs.map(([key]) => client.delete().key(key).exec()));
+      await commit(client, have.kvs.map(([key]) => client.delete().key(key)));
       this.written.delete(id);
       this.emit('removed', have.record);
       return;
@@ -136,9 +148,9 @@ export class LeasePublisher extends EventEmitter<LeasePublisherEvents> {
     const lease = this.lease;
     if (!lease) throw new EtcdLeaseInvalidError(leaseId);
     const keep = new Set(want.kvs.map(([key]) => key));
-    await Promise.all([
-      ...want.kvs.map(([key, value]) => lease.put(key).value(value).exec()),
-      ...(have?.kvs ?? []).filter(([key]) => !keep.has(key)).map(([key]) => client.delete().key(key).exec()),
+    await commit(client, [
+      ...want.kvs.map(([key, value]) => lease.put(key).value(value)),
+      ...(have?.kvs ?? []).filter(([key]) => !keep.has(key)).map(([key]) => client.delete().key(key)),
     ]);
     // A lease lost while the put was in flight may have taken the key with it.
     if (this.lease !== lease) {
@@ -188,14 +200,23 @@ export class LeasePublisher extends EventEmitter<LeasePublisherEvents> {
   }
 
   private retryLater(err: Error): void {
-    if (this.closed || this.retryTimer) return;
+    if (this.closed || this.retryTimer !== undefined) return;
     const delay = this.backoff.next();
     this.emit('retrying', err, delay);
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.timers.setTimer(() => {
       this.retryTimer = undefined;
       for (const id of [...this.dirty]) if (!this.inFlight.has(id)) void this.sync(id);
     }, delay);
   }
+}
+
+/**
+ * Runs a record's puts and deletes as one etcd transaction: a flat-layout
+ * record is several keys, and a reader must never see it half-written (a new
+ * host beside an old port, or a host without its port).
+ */
+async function commit(client: Etcd3, ops: Array<{ op(): Promise<IRequestOp> }>): Promise<void> {
+  await client.kv.txn({ compare: [], success: await Promise.all(ops.map((o) => o.op())), failure: [] });
 }
 
 function isLeaseGone(err: unknown): boolean {

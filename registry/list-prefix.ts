@@ -1,4 +1,4 @@
-import { Range, type Etcd3, type IKeyValue } from 'etcd3';
+import { Range, type Etcd3, type IKeyValue, type IResponseHeader } from 'etcd3';
 
 /**
  * Keys per page. One response for a whole fleet grows without bound (the
@@ -16,6 +16,8 @@ export interface PrefixListing {
   kvs: IKeyValue[];
   /** The store revision every page was read at: watch from revision + 1. */
   revision: number;
+  /** The first page's response header (cluster id, member, revision). */
+  header: IResponseHeader;
 }
 
 /**
@@ -28,15 +30,15 @@ export interface PrefixListing {
 export async function listPrefix(client: Etcd3, prefix: string, pageKeys = LIST_PAGE_KEYS): Promise<PrefixListing> {
   const end = Range.prefix(prefix).end;
   let start = Buffer.from(prefix);
-  let revision: number | undefined;
+  let first: IResponseHeader | undefined;
   const kvs: IKeyValue[] = [];
   for (;;) {
     const query = client.getAll().inRange(new Range(start, end)).limit(pageKeys);
-    if (revision !== undefined) query.revision(revision);
+    if (first) query.revision(first.revision);
     const res = await query.exec();
-    revision ??= Number(res.header.revision);
+    first ??= res.header;
     kvs.push(...res.kvs);
-    if (!res.more || res.kvs.length === 0) return { kvs, revision };
+    if (!res.more || res.kvs.length === 0) return { kvs, revision: Number(first.revision), header: first };
     // Keys come in byte order: the next page starts just past the last key.
     start = Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])]);
   }

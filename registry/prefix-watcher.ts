@@ -19,7 +19,7 @@ export interface PrefixWatcherOptions {
 }
 
 /** Why a full listing replaced the incremental stream. */
-export type ResyncReason = 'start' | 'compacted' | 'revision-went-back' | 'periodic';
+export type ResyncReason = 'start' | 'compacted' | 'revision-went-back' | 'cluster-changed' | 'periodic';
 
 export interface PrefixWatcherEvents {
   /** A full listing of the prefix; consumers replace their state with it. */
@@ -36,13 +36,21 @@ export interface PrefixWatcherEvents {
  * Follows every key under a prefix. Lists first, then watches from the
  * listing's revision + 1, so nothing falls between the two. After a
  * disconnect it resumes from the last revision it saw; if that revision was
- * compacted away, or etcd's revision went backwards (restored from a backup,
- * or rebuilt empty), it lists again and emits a new snapshot instead of
- * waiting for a revision that will never come.
+ * compacted away, etcd's revision went backwards (restored from a backup, or
+ * rebuilt empty), or another cluster now answers at the same address (its
+ * `cluster_id` differs: its revisions are another history, even when ahead),
+ * it lists again and emits a new snapshot instead of resuming.
+ *
+ * At most one etcd watch is open at any time: one connect runs at a time, one
+ * reconnect timer is pending, and a watch is cancelled before another opens.
  */
 export class PrefixWatcher extends EventEmitter<PrefixWatcherEvents> {
   private revision = 0;
+  /** The cluster our revision belongs to, from the last listing's response header. */
+  private clusterId: string | undefined;
   private watcher: Watcher | undefined;
+  /** Ends the wait for a watch being created when that watch is dropped (stop, resync). */
+  private abandonCreate: (() => void) | undefined;
   private needSnapshot: ResyncReason | undefined = 'start';
   private readonly backoff = new Backoff(100, 1000);
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -68,7 +76,7 @@ export class PrefixWatcher extends EventEmitter<PrefixWatcherEvents> {
         if (this.stopped) return;
       }
     }
-    if (this.options.resyncMs) {
+    if (this.options.resyncMs && !this.stopped) {
       this.resyncTimer = setInterval(() => this.forceResync('periodic'), this.options.resyncMs);
       this.resyncTimer.unref();
     }
@@ -89,22 +97,34 @@ export class PrefixWatcher extends EventEmitter<PrefixWatcherEvents> {
   /** Lists the prefix again now and emits a snapshot, then resumes watching. */
   forceResync(reason: ResyncReason): void {
     this.needSnapshot = reason;
-    void this.dropWatcher().then(() => this.reconnect());
+    // A connect in flight sees needSnapshot and lists again before it settles.
+    if (!this.connecting) this.scheduleReconnect(0);
   }
 
+  /**
+   * One connect at a time; it repeats while a resync was asked for during it,
+   * so a forceResync() that lands mid-connect is never lost.
+   */
   private connect(): Promise<void> {
-    this.connecting ??= this.doConnect().finally(() => (this.connecting = undefined));
+    this.connecting ??= (async () => {
+      do await this.doConnect();
+      while (this.needSnapshot && !this.stopped);
+    })().finally(() => (this.connecting = undefined));
     return this.connecting;
   }
 
   private async doConnect(): Promise<void> {
     const { client, prefix } = this.options;
     const range = `${prefix}/`;
+    await this.dropWatcher();
     if (!this.needSnapshot) {
       // Resume only if etcd still has our history: a revision that went back
-      // means a restore or a rebuilt store, and watching from ours would wait forever.
+      // means a restore or a rebuilt store, another cluster id means another
+      // store altogether; watching from ours would wait forever or replay
+      // someone else's changes.
       const head = await client.getAll().prefix(range).limit(1).exec();
-      if (Number(head.header.revision) < this.revision) this.needSnapshot = 'revision-went-back';
+      if (head.header.cluster_id !== this.clusterId) this.needSnapshot = 'cluster-changed';
+      else if (Number(head.header.revision) < this.revision) this.needSnapshot = 'revision-went-back';
     }
     if (this.needSnapshot) {
       const reason = this.needSnapshot;
@@ -112,12 +132,53 @@ export class PrefixWatcher extends EventEmitter<PrefixWatcherEvents> {
       const kvs = new Map<string, string>();
       for (const kv of res.kvs) kvs.set(kv.key.toString(), kv.value.toString());
       this.revision = res.revision;
+      this.clusterId = res.header.cluster_id;
       this.needSnapshot = undefined;
       this.emit('snapshot', kvs, this.revision, reason);
     }
-    if (this.stopped) return;
-    const watcher = await client.watch().prefix(range).startRevision(String(this.revision + 1)).create();
+    if (this.stopped || this.needSnapshot) return;
+    await this.openWatch(range);
+  }
+
+  /** Opens the watch from revision + 1; it is ours (and cancellable) before etcd confirms it. */
+  private async openWatch(range: string): Promise<void> {
+    const watcher = this.options.client.watch().prefix(range).startRevision(String(this.revision + 1)).watcher();
     this.watcher = watcher;
+    let created: IWatchResponse | undefined;
+    let cancelledByEtcd = false;
+    const settle: Array<() => void> = [];
+    try {
+      created = await new Promise<IWatchResponse | undefined>((resolve, reject) => {
+        const onError = (err: Error) => {
+          // etcd cancels a watch whose start revision was compacted: relist.
+          cancelledByEtcd = true;
+          reject(err);
+        };
+        watcher.once('connected', resolve).once('disconnected', reject).once('error', onError);
+        this.abandonCreate = () => resolve(undefined);
+        settle.push(() => watcher.off('connected', resolve).off('disconnected', reject).off('error', onError));
+      });
+    } catch (err) {
+      if (cancelledByEtcd) {
+        this.needSnapshot = 'compacted';
+        if (this.watcher === watcher) this.watcher = undefined;
+      } else if (this.watcher === watcher) {
+        await this.dropWatcher();
+      }
+      throw err;
+    } finally {
+      // Only the handlers below may see this watch's later events.
+      for (const off of settle) off();
+      this.abandonCreate = undefined;
+    }
+    // Dropped meanwhile (stop, resync): dropWatcher() has cancelled it.
+    if (!created || this.watcher !== watcher) return;
+    if (created.header.cluster_id !== this.clusterId) {
+      // Swapped between our listing and the watch: the loop in connect() relists.
+      this.needSnapshot = 'cluster-changed';
+      await this.dropWatcher();
+      return;
+    }
     watcher.on('data', (res: IWatchResponse) => this.onData(watcher, res));
     watcher.on('disconnected', (err: Error) => this.onLost(watcher, err));
     watcher.on('error', (err: Error) => {
@@ -132,6 +193,12 @@ export class PrefixWatcher extends EventEmitter<PrefixWatcherEvents> {
 
   private onData(watcher: Watcher, res: IWatchResponse): void {
     if (watcher !== this.watcher) return;
+    if (res.header.cluster_id !== this.clusterId) {
+      // etcd3 re-attached this watch by itself on another cluster.
+      this.needSnapshot = 'cluster-changed';
+      this.onLost(watcher, new Error(`etcd cluster changed (${this.clusterId} → ${res.header.cluster_id})`));
+      return;
+    }
     if (res.compact_revision && res.compact_revision !== '0') {
       this.needSnapshot = 'compacted';
       this.onLost(watcher, new Error(`watch revision ${this.revision + 1} was compacted`));
@@ -153,20 +220,28 @@ export class PrefixWatcher extends EventEmitter<PrefixWatcherEvents> {
     this.emit('disconnected', err, wait);
     // A watch etcd cancelled itself never answers a cancel request: just forget it.
     if (alreadyCancelled) this.watcher = undefined;
-    const dropped = alreadyCancelled ? Promise.resolve() : this.dropWatcher();
-    void dropped.then(() => {
-      this.reconnectTimer = setTimeout(() => this.reconnect(), wait);
-    });
+    this.scheduleReconnect(wait);
+  }
+
+  /** The one pending reconnect: a newer schedule replaces it, never adds a second. */
+  private scheduleReconnect(wait: number): void {
+    clearTimeout(this.reconnectTimer);
+    if (this.stopped) return;
+    this.reconnectTimer = setTimeout(() => this.reconnect(), wait);
   }
 
   private reconnect(): void {
-    if (this.stopped) return;
+    this.reconnectTimer = undefined;
+    if (this.stopped || this.connecting) return;
     this.connect().then(
-      () => this.emit('resumed', this.revision),
+      () => {
+        if (!this.stopped) this.emit('resumed', this.revision);
+      },
       (err: Error) => {
-        const delay = this.backoff.next();
-        this.emit('disconnected', err, delay);
-        this.reconnectTimer = setTimeout(() => this.reconnect(), delay);
+        if (this.stopped) return;
+        const wait = this.backoff.next();
+        this.emit('disconnected', err, wait);
+        this.scheduleReconnect(wait);
       },
     );
   }
@@ -174,6 +249,7 @@ export class PrefixWatcher extends EventEmitter<PrefixWatcherEvents> {
   private async dropWatcher(): Promise<void> {
     const watcher = this.watcher;
     this.watcher = undefined;
+    this.abandonCreate?.();
     // cancel() waits for etcd's answer; on a broken stream that may never come.
     if (watcher) await Promise.race([watcher.cancel().catch(() => undefined), delay(1000)]);
   }

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { ValidationError } from './errors.js';
 import { parseDuration } from './duration.js';
 
@@ -42,6 +42,8 @@ export const LIMITS = {
   tagLength: 64,
   metaKeys: 32,
   metaValueLength: 256,
+  /** Objects/arrays nested in a record: record → meta/check/tags → value. */
+  depth: 3,
 } as const;
 
 export const NAME_RULE = 'must be 1-63 characters of a-z, 0-9, ".", "_" or "-", starting and ending with a letter or digit';
@@ -59,7 +61,9 @@ const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const UNIT = /^[A-Za-z0-9@._:\\-]{1,256}$/;
 const HTTP_PATH = /^\/[A-Za-z0-9._~!$&'()*+,=:@\/%?-]{0,1023}$/;
 const DIGEST = /^(sha1:[0-9a-f]{40}|sha256:[0-9a-f]{64})$/;
-const SINCE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+const SINCE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$/;
+// A last DNS label that resolvers read as a number: decimal, octal or 0x-hex.
+const NUMERIC_LABEL = /^(\d+|0x[0-9a-f]*)$/i;
 const STATUS_SET = /^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$/;
 
 /** Refuses a service name that breaks the contract's charset. */
@@ -78,12 +82,29 @@ export function validateInstanceId(id: unknown, field = 'instance'): string {
 export function validateHost(host: unknown, field = 'host'): string {
   const rule = 'must be an IPv4/IPv6 literal or a DNS name (labels of letters, digits and "-", at most 253 characters)';
   if (typeof host !== 'string' || host.length === 0 || host.length > 253) throw new ValidationError(field, rule, host);
-  if (isIP(host)) return host;
+  if (isIP(host)) {
+    if (isUnspecified(host)) throw new ValidationError(field, 'must be an address a client can connect to, not the unspecified address (0.0.0.0, ::)', host);
+    return host;
+  }
   const name = host.endsWith('.') ? host.slice(0, -1) : host;
   if (!name.split('.').every((label) => DNS_LABEL.test(label))) throw new ValidationError(field, rule, host);
-  // An all-numeric dotted name that is not a valid IP (e.g. 999.1.1.1) is a typo, not a host.
-  if (/^[0-9.]+$/.test(name)) throw new ValidationError(field, rule, host);
+  // An all-numeric dotted name that is not a valid IP (e.g. 999.1.1.1) is a typo, not a host; a
+  // name ending in a number (0x7f.0.0.1, 0177.1, 2130706433) is an IPv4 address in a form
+  // resolvers still accept, which would slip past checks on the canonical form.
+  if (/^[0-9.]+$/.test(name) || NUMERIC_LABEL.test(name.slice(name.lastIndexOf('.') + 1))) {
+    throw new ValidationError(field, `${rule}; IPv4 only in dotted-decimal form such as 10.0.0.1`, host);
+  }
   return host;
+}
+
+// Never a destination: 0.0.0.0/8 ("this network"; Linux connects it to itself) and ::.
+const UNSPECIFIED = new BlockList();
+UNSPECIFIED.addSubnet('0.0.0.0', 8, 'ipv4');
+UNSPECIFIED.addAddress('::', 'ipv6');
+UNSPECIFIED.addSubnet('::ffff:0.0.0.0', 104, 'ipv6');
+
+function isUnspecified(ip: string): boolean {
+  return UNSPECIFIED.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
 }
 
 /** Accepts an integer port 1-65535, or its decimal string (flat layout stores text). */
@@ -158,6 +179,38 @@ function validateCheck(check: unknown): CheckSpec | undefined {
   return out;
 }
 
+/** A real instant: 2026-13-45T25:61:61Z has the shape but names no time (and would print as NaN). */
+function validateSince(value: unknown): string | undefined {
+  const rule = 'must be an ISO 8601 UTC time such as 2026-01-02T03:04:05Z';
+  const since = optionalText(value, 'since', SINCE, rule);
+  if (since === undefined) return undefined;
+  const [year, month, day, hour, minute, second] = SINCE.exec(since)!.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  const real =
+    date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day &&
+    date.getUTCHours() === hour && date.getUTCMinutes() === minute && date.getUTCSeconds() === second;
+  if (!real) throw new ValidationError('since', `${rule}, naming a real date and time`, since);
+  return since;
+}
+
+/**
+ * Refuses objects and arrays nested deeper than any record field needs,
+ * before any rule walks them: a value nested a million deep must get a field
+ * rule, not a stack overflow in the validator or in the error's own preview.
+ * Iterative, and stops at the first level too deep.
+ */
+function checkDepth(input: object): void {
+  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value: input, path: 'record', depth: 1 }];
+  while (stack.length > 0) {
+    const { value, path, depth } = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > LIMITS.depth) throw new ValidationError(path, `must not nest objects or arrays more than ${LIMITS.depth} levels deep (record → meta/check/tags → value)`);
+    for (const [key, child] of Object.entries(value)) {
+      stack.push({ value: child, path: path === 'record' ? key : `${path}.${key}`, depth: depth + 1 });
+    }
+  }
+}
+
 /**
  * Validates an untrusted value against the /services contract and returns a
  * clean record with only known fields. Throws a ValidationError naming the
@@ -167,6 +220,7 @@ export function validateRecord(input: unknown): ServiceRecord {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ValidationError('record', 'must be a JSON object', input);
   }
+  checkDepth(input);
   const r = input as Record<string, unknown>;
   const record: ServiceRecord = {
     service: validateServiceName(r.service),
@@ -190,7 +244,7 @@ export function validateRecord(input: unknown): ServiceRecord {
   if (meta !== undefined) record.meta = meta;
   const check = validateCheck(r.check);
   if (check !== undefined) record.check = check;
-  const since = optionalText(r.since, 'since', SINCE, 'must be an ISO 8601 UTC time such as 2026-01-02T03:04:05Z');
+  const since = validateSince(r.since);
   if (since !== undefined) record.since = since;
   const size = Buffer.byteLength(JSON.stringify(record));
   if (size > LIMITS.valueBytes) throw new ValidationError('record', `must serialise to at most ${LIMITS.valueBytes} bytes`, `${size} bytes`);

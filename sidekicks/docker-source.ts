@@ -3,6 +3,7 @@ import type Docker from 'dockerode';
 import { Backoff } from '../registry/index.js';
 import { factsFromInspect, type ContainerFacts, type Health } from './container-facts.js';
 import { CONTAINER_ACTIONS, isStopSignal, parseDockerEvent, type DockerEvent } from './docker-event.js';
+import { LineSplitter } from './line-splitter.js';
 
 export interface DockerSourceOptions {
   docker: Docker;
@@ -85,6 +86,11 @@ export class DockerSource extends EventEmitter<DockerSourceEvents> {
     return [...this.known.values()];
   }
 
+  /** The facts of a running container, by full id. */
+  get(id: string): ContainerFacts | undefined {
+    return this.known.get(id);
+  }
+
   /** How many running containers are known. */
   get size(): number {
     return this.known.size;
@@ -129,14 +135,9 @@ export class DockerSource extends EventEmitter<DockerSourceEvents> {
   }
 
   private follow(stream: NodeJS.ReadableStream): void {
-    let buffer = '';
+    const lines = new LineSplitter();
     stream.on('data', (chunk: Buffer | string) => {
-      buffer += chunk.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (line.trim() === '') continue;
+      for (const line of lines.push(chunk)) {
         const event = parseDockerEvent(line);
         if (event) this.onEvent(event);
       }

@@ -18,6 +18,8 @@ import type { DockerSource } from './docker-source.js';
  * | `beacon_sidekick_event_to_etcd_seconds` | histogram | `op` (`publish`, `remove`) | Docker event time (`timeNano`) to the write acknowledged by etcd |
  * | `beacon_sidekick_records` | gauge | | records this sidekick wants published |
  * | `beacon_sidekick_containers` | gauge | | running containers it follows |
+ * | `beacon_sidekick_etcd_writes_denied` | gauge | | 1 while etcd refuses this sidekick's writes (its role may not write the prefix) |
+ * | `beacon_sidekick_flaps_held_total` | counter | | container starts held back because the container restarts in a loop |
  * | `beacon_sidekick_process_*` | | | prom-client's default process metrics (RSS, CPU, event loop lag) |
  */
 export class SidekickMetrics {
@@ -38,6 +40,8 @@ export class SidekickMetrics {
   });
   readonly records = new Gauge({ name: 'beacon_sidekick_records', help: 'Records this sidekick wants published', registers: [this.registry] });
   readonly containers = new Gauge({ name: 'beacon_sidekick_containers', help: 'Running containers followed', registers: [this.registry] });
+  readonly held = new Counter({ name: 'beacon_sidekick_flaps_held_total', help: 'Container starts held back because the container restarts in a loop', registers: [this.registry] });
+  readonly writesDenied = new Gauge({ name: 'beacon_sidekick_etcd_writes_denied', help: "1 while etcd refuses this sidekick's writes (permission denied)", registers: [this.registry] });
 
   constructor({ processMetrics = true }: { processMetrics?: boolean } = {}) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'beacon_sidekick_' });
@@ -64,6 +68,9 @@ export class SidekickMetrics {
     sidekick.on('refused', (refusal) => this.refused.inc({ field: refusal.field }));
     sidekick.on('reconnected', (peer) => this.reconnects.inc({ peer }));
     sidekick.on('disconnected', (peer) => this.disconnects.inc({ peer }));
+    sidekick.on('held', () => this.held.inc());
+    sidekick.on('denied', () => this.writesDenied.set(1));
+    sidekick.on('allowed', () => this.writesDenied.set(0));
     sidekick.on('resynced', (reason) => {
       this.resyncs.inc({ reason });
       gauges();

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Backoff } from '../../registry/index.js';
 import type { ApplyOutcome, Output, PoolView } from '../output.js';
 import { SdkTargetGroupApi, type Elbv2ClientOptions, type TargetGroupApi } from './client.js';
-import { Elbv2SyncError, type Elbv2Error } from './errors.js';
+import { ELBV2_CODES, Elbv2Error, Elbv2SyncError } from './errors.js';
 import type { GroupEvent, PassEvent, PlanEvent, RejectedEvent, SkippedEvent, TargetsEvent, WarningEvent } from './events.js';
 import { GroupSync, type GroupPassResult } from './group-sync.js';
 import type { LeaderGate } from './leader.js';
@@ -156,6 +156,7 @@ export class Elbv2Output extends EventEmitter implements Output {
     if (this.closed || !view) return { changed: false, detail: 'elbv2: no view yet' };
     const leader = this.options.leader;
     if (leader && !(leader.isLeader() && (await leader.confirm()))) {
+      if (leader.isLeader() && !this.closed) return this.unconfirmed();
       // Not the writer: wait for the election to say otherwise (the 'change' handler schedules a pass).
       return { changed: false, detail: 'elbv2: standby, another replica writes' };
     }
@@ -168,6 +169,20 @@ export class Elbv2Output extends EventEmitter implements Output {
       return group.pass({ desired: targets, skipped, viewStableForMs: stableForMs, now: started, canWrite });
     });
     return this.finish(reason, started, results);
+  }
+
+  /**
+   * Still elected, but etcd could not confirm it (a blip, a cut): write
+   * nothing now, and look again with backoff. Waiting for the election's
+   * 'change' instead would stop drift repair for good, since a leader whose
+   * lease survived the blip never changes.
+   */
+  private unconfirmed(): ApplyOutcome {
+    const retryInMs = this.backoff.next();
+    const error = new Elbv2Error(ELBV2_CODES.leaderUnconfirmed, 'etcd did not confirm this replica still leads; writing nothing until it does', {}, { recoverable: true });
+    this.emit('warning', { error, retryInMs } satisfies WarningEvent);
+    this.schedule(retryInMs);
+    return { changed: false, detail: `elbv2: leadership unconfirmed, retrying in ${retryInMs}ms` };
   }
 
   private finish(reason: string, started: number, results: GroupPassResult[]): ApplyOutcome {

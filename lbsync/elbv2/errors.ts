@@ -10,6 +10,7 @@ export const ELBV2_CODES = {
   unavailable: 'BEACON_ELBV2_UNAVAILABLE',
   requestFailed: 'BEACON_ELBV2_REQUEST_FAILED',
   config: 'BEACON_ELBV2_CONFIG',
+  leaderUnconfirmed: 'BEACON_ELBV2_LEADER_UNCONFIRMED',
 } as const;
 
 /** Where an ELBv2 error happened: the service, its group, and the targets of the failed call. */

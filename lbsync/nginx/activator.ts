@@ -1,20 +1,23 @@
 import { globSync, readFileSync } from 'node:fs';
 import { open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { NginxConfError, NginxReloadError, NginxValidationError } from '../errors.js';
-import { mainConfFromTestOutput, nginxMessage, runArgv, withConfFile } from './command.js';
-import { scanConf } from './conf-scanner.js';
+import { NginxConfError, NginxReloadError, NginxValidationError, NginxWriteError } from '../errors.js';
+import { nginxMessage, runArgv } from './command.js';
 import { planShadow } from './include-shadow.js';
+import { discoverLayout, type NginxLayout } from './layout.js';
+import { withConfFile } from './nginx-argv.js';
 import type { Reloader } from './reloader.js';
 
 export interface ActivatorOptions {
   /** The live file lbsync writes (owned file, or the user's config in edit-in-place mode). */
   file: string;
-  /** `--nginx-test` as argv; `-c` is pointed at a private copy of the main config for each test. */
+  /** `--nginx-test` as argv; its `{main}` (or nginx's `-c`) is pointed at a private copy of the main config for each test. */
   testArgv: string[];
-  /** Builds the reloader once the main config is known (command mode reads the pid file it names). */
-  reloader: (mainConf: string) => Reloader;
+  /** `--nginx-main-conf`: the main config, when the test command cannot tell it. */
+  mainConf?: string;
+  /** Builds the reloader once the layout is known (command mode reads the pid file the main config names). */
+  reloader: (layout: NginxLayout) => Reloader;
   /** How long to wait for new workers after a reload before rolling back. */
   confirmTimeoutMs?: number;
 }
@@ -40,11 +43,11 @@ export interface Activation {
  * stale dotfiles that no include pattern picks up (cleaned on the next start).
  */
 export class NginxActivator {
-  private mainConf: string | undefined;
+  private layout: NginxLayout | undefined;
+  /** The text nginx last took from the live file (undefined: there was no file). */
   private lastGood: string | undefined;
-  private hadFile = false;
-  private reloadedOnce = false;
-  private errorLog: string | undefined;
+  /** True once nginx is known to run the live file; a failed reload clears it, so the same text is reloaded again. */
+  private inSync = false;
   private readonly staged: string;
   private reloader: Reloader | undefined;
 
@@ -52,20 +55,15 @@ export class NginxActivator {
     this.staged = join(dirname(options.file), `.${basename(options.file)}.beacon-staged.${process.pid}`);
   }
 
-  /** Finds the main config (from nginx's own `-t` output), cleans stale staging files, remembers the live text. */
+  /** Finds the main config (layout.ts), cleans stale staging files, remembers the live text. */
   async init(): Promise<void> {
-    const res = await runArgv(this.options.testArgv);
-    const main = mainConfFromTestOutput(`${res.stderr}\n${res.stdout}`);
-    if (!main) {
-      throw new NginxConfError(`cannot tell which main config "${this.options.testArgv.join(' ')}" tests (its output names none): ${nginxMessage(res.stderr || res.stdout)}`);
-    }
-    this.mainConf = main;
-    this.reloader = this.options.reloader(main);
+    this.layout = await discoverLayout(this.options.testArgv, this.options.mainConf);
+    // Fail at start, not on the first apply, when the test command has no place for the config path.
+    withConfFile(this.options.testArgv, this.layout.mainConf);
+    this.reloader = this.options.reloader(this.layout);
     await this.cleanStale();
-    this.errorLog = errorLogOf(main, this.options.testArgv);
     try {
       this.lastGood = await readFile(this.options.file, 'utf8');
-      this.hadFile = true;
     } catch {
       this.lastGood = undefined;
     }
@@ -76,61 +74,83 @@ export class NginxActivator {
     return readFile(this.options.file, 'utf8').catch(() => undefined);
   }
 
-  /** Runs nginx's test on `text` as if it were the live file; throws NginxValidationError with nginx's message. */
+  /** Runs nginx's test on `text` as if it were the live file; throws NginxValidationError with nginx's message. Leaves the staged file for activate() only when nginx accepted it. */
   async test(text: string): Promise<number> {
     const started = performance.now();
-    await writeDurable(this.staged, text, await modeOf(this.options.file));
-    const plan = planShadow(this.main(), this.options.file, this.staged, {
-      read: (p) => readFileSync(p, 'utf8'),
-      glob: (p) => globSync(p).sort(),
-    });
-    if (!plan) {
-      await rm(this.staged, { force: true });
-      throw new NginxConfError(`${this.options.file} is not included by ${this.main()}, so nginx would never read it`);
-    }
     try {
-      for (const [path, body] of plan.files) await writeFile(path, body);
-      const res = await runArgv(withConfFile(this.options.testArgv, plan.main));
-      if (res.code !== 0) {
-        await rm(this.staged, { force: true });
-        throw new NginxValidationError(this.unshadow(nginxMessage(`${res.stderr}\n${res.stdout}`), plan.files.keys()));
+      await this.stage(text);
+      const plan = planShadow(this.main(), this.options.file, this.staged, {
+        read: (p) => readFileSync(p, 'utf8'),
+        glob: (p) => globSync(p).sort(),
+      });
+      if (!plan) throw new NginxConfError(`${this.options.file} is not included by ${this.main()}, so nginx would never read it`);
+      try {
+        for (const [path, body] of plan.files) await writeFile(path, body).catch((err: unknown) => Promise.reject(new NginxWriteError(path, err)));
+        const res = await runArgv(withConfFile(this.options.testArgv, plan.main));
+        if (res.code !== 0) throw new NginxValidationError(this.unshadow(nginxMessage(`${res.stderr}\n${res.stdout}`), plan.files.keys()));
+      } finally {
+        await Promise.all([...plan.files.keys()].map((p) => rm(p, { force: true })));
       }
-    } finally {
-      await Promise.all([...plan.files.keys()].map((p) => rm(p, { force: true })));
+    } catch (err) {
+      await rm(this.staged, { force: true });
+      throw err;
     }
     return performance.now() - started;
   }
 
+  /** Writes `text` to the staging file with the live file's mode; a full or read-only disk becomes a NginxWriteError. */
+  private async stage(text: string): Promise<void> {
+    try {
+      await writeDurable(this.staged, text, await modeOf(this.options.file));
+    } catch (err) {
+      await rm(this.staged, { force: true });
+      throw new NginxWriteError(this.staged, err);
+    }
+  }
+
+  /** Renames the tested staging file over the live file; on failure the staging file goes. */
+  private async promote(): Promise<void> {
+    try {
+      await rename(this.staged, this.options.file);
+    } catch (err) {
+      await rm(this.staged, { force: true });
+      throw new NginxWriteError(this.options.file, err);
+    }
+  }
+
   /**
-   * Makes `text` live: skips when it equals the live file (except for the
-   * first call, which reloads anyway in case a crash left a tested file
-   * that nginx never loaded), else test, rename, reload, confirm.
+   * Makes `text` live: skips when it equals the live file and nginx is
+   * known to run it (not on the first call, in case a crash left a tested
+   * file that nginx never loaded, nor after a failed reload), else test,
+   * rename, reload, confirm.
    */
   async activate(text: string): Promise<Activation> {
     const live = await this.live();
-    if (live === text && this.reloadedOnce) return { changed: false, reloaded: false, confirmed: false, timings: { testMs: 0, reloadMs: 0 } };
+    if (live === text && this.inSync) return { changed: false, reloaded: false, confirmed: false, timings: { testMs: 0, reloadMs: 0 } };
     let testMs = 0;
     if (live !== text) {
       testMs = await this.test(text);
-      await rename(this.staged, this.options.file);
+      await this.promote();
     }
     const started = performance.now();
-    const confirmed = await this.reloadAndConfirm();
+    this.inSync = false;
+    // What a rollback puts back: the bytes this call replaced (in edit-in-place
+    // they hold the operator's latest edits), else the last text nginx took.
+    const confirmed = await this.reloadAndConfirm(live !== text ? live : this.lastGood);
     this.lastGood = text;
-    this.hadFile = true;
-    this.reloadedOnce = true;
+    this.inSync = true;
     return { changed: live !== text, reloaded: true, confirmed, timings: { testMs, reloadMs: performance.now() - started } };
   }
 
-  private async reloadAndConfirm(): Promise<boolean> {
+  private async reloadAndConfirm(restore: string | undefined): Promise<boolean> {
     const reloader = this.reloader!;
     const before = await reloader.workers();
-    const logStart = await sizeOf(this.errorLog);
+    const logStart = await sizeOf(this.layout?.errorLog);
     try {
       await reloader.reload();
     } catch (err) {
-      await this.rollBack();
-      throw err;
+      const back = await this.rollBack(restore, (err as Error).message);
+      throw new NginxReloadError(`${(err as Error).message}${back.note}`, back.done, { cause: err });
     }
     if (!before) return false;
     const deadline = performance.now() + (this.options.confirmTimeoutMs ?? 5000);
@@ -143,30 +163,46 @@ export class NginxActivator {
       await delay(wait);
     }
     const why = await this.errorLogSince(logStart);
-    const rolledBack = await this.rollBack();
+    const back = await this.rollBack(restore);
     throw new NginxReloadError(
-      `nginx did not start new workers within ${this.options.confirmTimeoutMs ?? 5000}ms after ${reloader.describe}${why ? `: ${why}` : ''}${rolledBack ? '; rolled back to the last good config' : ''}`,
-      rolledBack,
+      `nginx did not start new workers within ${this.options.confirmTimeoutMs ?? 5000}ms after ${reloader.describe}${why ? `: ${why}` : ''}${back.note}`,
+      back.done,
     );
   }
 
-  /** Puts the last good text back (atomically) so the file on disk matches what nginx runs. */
-  private async rollBack(): Promise<boolean> {
-    if (this.lastGood === undefined) {
-      if (!this.hadFile) await rm(this.options.file, { force: true });
-      return !this.hadFile;
+  /**
+   * Puts `restore` back (atomically; undefined: no file) so the file on disk
+   * is the one nginx ran, then reloads so nginx runs what is on disk (a
+   * reload that failed half-way, or timed out, may have loaded the new text).
+   * Returns whether the file changed back, and what happened as a clause
+   * for the error message.
+   */
+  private async rollBack(restore: string | undefined, failure?: string): Promise<{ done: boolean; note: string }> {
+    try {
+      if ((await this.live()) === restore) return { done: false, note: '' };
+      if (restore === undefined) {
+        await rm(this.options.file, { force: true });
+      } else {
+        await this.stage(restore);
+        await this.promote();
+      }
+    } catch (err) {
+      return { done: false, note: `; could not roll back: ${(err as Error).message}` };
     }
-    const current = await this.live();
-    if (current === this.lastGood) return false;
-    await writeDurable(this.staged, this.lastGood, await modeOf(this.options.file));
-    await rename(this.staged, this.options.file);
-    return true;
+    try {
+      await this.reloader!.reload();
+      return { done: true, note: '; rolled back to the last good config and reloaded nginx' };
+    } catch (err) {
+      const why = (err as Error).message === failure ? '' : `: ${(err as Error).message}`;
+      return { done: true, note: `; rolled back to the last good config (nginx could not be reloaded either${why})` };
+    }
   }
 
   private async errorLogSince(offset: number | undefined): Promise<string | undefined> {
-    if (!this.errorLog || offset === undefined) return undefined;
+    const errorLog = this.layout?.errorLog;
+    if (!errorLog || offset === undefined) return undefined;
     try {
-      const handle = await open(this.errorLog, 'r');
+      const handle = await open(errorLog, 'r');
       try {
         const size = (await handle.stat()).size;
         const length = Math.min(size - offset, 64 * 1024);
@@ -174,7 +210,8 @@ export class NginxActivator {
         const buf = Buffer.alloc(length);
         await handle.read(buf, 0, length, offset);
         const lines = buf.toString('utf8').split('\n').filter((l) => /\[(emerg|alert|crit)\]/.test(l));
-        return lines.map((l) => l.replace(/^\S+ \S+ /, '')).join('; ') || undefined;
+        // nginx retries a failed bind() several times: one line per distinct reason.
+        return [...new Set(lines.map((l) => l.replace(/^\S+ \S+ /, '')))].join('; ') || undefined;
       } finally {
         await handle.close();
       }
@@ -183,14 +220,14 @@ export class NginxActivator {
     }
   }
 
-  /** The main config nginx tests (known after init). */
-  get mainConfPath(): string | undefined {
-    return this.mainConf;
+  /** Where nginx's files are (known after init): the main config, how it was found, and lookups that failed. */
+  get nginxLayout(): NginxLayout | undefined {
+    return this.layout;
   }
 
   private main(): string {
-    if (!this.mainConf) throw new NginxConfError('the activator was not initialised');
-    return this.mainConf;
+    if (!this.layout) throw new NginxConfError('the activator was not initialised');
+    return this.layout.mainConf;
   }
 
   private unshadow(message: string, shadows: Iterable<string>): string {
@@ -238,31 +275,4 @@ async function modeOf(path: string): Promise<number | undefined> {
 async function sizeOf(path: string | undefined): Promise<number | undefined> {
   if (!path) return undefined;
   return stat(path).then((s) => s.size, () => 0);
-}
-
-/** The main config's top-level `error_log` file, resolved like nginx does (relative to `-p`), if it is a file. */
-function errorLogOf(main: string, testArgv: string[]): string | undefined {
-  try {
-    const directive = scanConf(readFileSync(main, 'utf8')).find((d) => d.name === 'error_log');
-    const path = directive?.args[0];
-    if (!path || path === 'stderr' || /^(syslog|memory):/.test(path)) return undefined;
-    if (isAbsolute(path)) return path;
-    const p = testArgv.indexOf('-p');
-    return p >= 0 && testArgv[p + 1] ? join(testArgv[p + 1]!, path) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The main config's `pid` file, resolved like nginx does (relative to `-p`), when it says one. */
-export function pidFileOf(main: string, testArgv: string[]): string | undefined {
-  try {
-    const path = scanConf(readFileSync(main, 'utf8')).find((d) => d.name === 'pid')?.args[0];
-    if (!path) return undefined;
-    if (isAbsolute(path)) return path;
-    const p = testArgv.indexOf('-p');
-    return p >= 0 && testArgv[p + 1] ? join(testArgv[p + 1]!, path) : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -47,15 +47,6 @@ export function splitCommand(text: string, field = 'command'): string[] {
   return argv;
 }
 
-/** Returns argv with `-c FILE` pointing at `conf` (replaced when present, appended otherwise). */
-export function withConfFile(argv: readonly string[], conf: string): string[] {
-  const out = [...argv];
-  const at = out.indexOf('-c');
-  if (at >= 0 && at + 1 < out.length) out[at + 1] = conf;
-  else out.push('-c', conf);
-  return out;
-}
-
 /** Runs argv without a shell; never rejects for a non-zero exit, only reports it. */
 export function runArgv(argv: readonly string[], timeoutMs = 30_000): Promise<CommandResult> {
   return new Promise((resolve) => {

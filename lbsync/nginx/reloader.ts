@@ -17,16 +17,24 @@ export interface Reloader {
   workers(): Promise<Set<number> | undefined>;
 }
 
+/**
+ * The pid in a pid file's text, or undefined unless it is a positive
+ * integer: nginx leaves the file empty when it is stopped (`nginx -t`
+ * creates it), and `process.kill(0)` or a negative pid would signal a whole
+ * process group — lbsync's own.
+ */
+export function parsePid(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (!/^[0-9]{1,10}$/.test(trimmed)) return undefined;
+  const pid = Number(trimmed);
+  return pid > 0 && pid <= 0x7fffffff ? pid : undefined;
+}
+
 /** Reads worker pids of a local master from /proc. */
 async function localWorkers(pidFile: string | undefined): Promise<Set<number> | undefined> {
   if (!pidFile) return undefined;
-  let master: number;
-  try {
-    master = Number((await readFile(pidFile, 'utf8')).trim());
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(master) || master <= 0) return undefined;
+  const master = parsePid(await readFile(pidFile, 'utf8').catch(() => ''));
+  if (master === undefined) return undefined;
   try {
     const text = await readFile(`/proc/${master}/task/${master}/children`, 'utf8');
     return new Set(text.split(/\s+/).filter(Boolean).map(Number));
@@ -69,11 +77,20 @@ export class PidReloader implements Reloader {
     this.describe = `SIGHUP to the pid in ${pidFile}`;
   }
   async reload(): Promise<void> {
-    let pid: number;
+    let text: string;
     try {
-      pid = Number((await readFile(this.pidFile, 'utf8')).trim());
+      text = await readFile(this.pidFile, 'utf8');
     } catch (err) {
-      throw new NginxReloadError(`cannot read nginx pid file ${this.pidFile}: ${(err as Error).message}`, false, { cause: err });
+      throw new NginxReloadError(`cannot read nginx pid file ${this.pidFile} (is nginx running?): ${(err as Error).message}`, false, { cause: err });
+    }
+    const pid = parsePid(text);
+    if (pid === undefined) {
+      throw new NginxReloadError(`nginx pid file ${this.pidFile} holds ${text.trim() ? `"${text.trim().slice(0, 20)}"` : 'nothing'}, not a positive pid: nginx is not running`, false);
+    }
+    const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
+    // A stale pid file may name a pid the kernel has since given to another process.
+    if (command !== undefined && !/^nginx: master process/.test(command)) {
+      throw new NginxReloadError(`pid ${pid} from ${this.pidFile} is not an nginx master (${JSON.stringify(command.replaceAll('\0', ' ').trim().slice(0, 60))}): nginx is not running`, false);
     }
     try {
       process.kill(pid, 'SIGHUP');

@@ -43,7 +43,8 @@ export async function failover(o: ScenarioOptions): Promise<ChaosRow[]> {
       const ms = since(t0);
       const { lost, stale } = await fleet.lostOrStale([h2, h3]);
       const target = (TTL_S + 1) * 1000;
-      return { convergeMs: ms, lostOrStale: lost.length + stale.length, target: `out of nginx ≤ TTL+1s (${target} ms)`, met: ms <= target && lost.length + stale.length === 0 };
+      const behaviourMet = lost.length + stale.length === 0;
+      return { convergeMs: ms, lostOrStale: lost.length + stale.length, target: `out of nginx ≤ TTL+1s (${target} ms)`, met: behaviourMet && ms <= target, behaviourMet };
     });
 
     // 2. Bring it back: dockerd restarts its containers (restart=always), the sidekick publishes them.
@@ -60,6 +61,7 @@ export async function failover(o: ScenarioOptions): Promise<ChaosRow[]> {
         lostOrStale: lost.length + stale.length,
         target: 'h1 endpoints return (≤ 15 s)',
         met: ms <= 15_000 && members === fleet.options.perHost,
+        behaviourMet: members === fleet.options.perHost,
         note: `includes dockerd start and container restarts; ${members} h1 endpoints back`,
       };
     });
@@ -99,7 +101,7 @@ export async function failover(o: ScenarioOptions): Promise<ChaosRow[]> {
       const recs = await fleet.records();
       const stale = recs.filter((r) => r.startsWith(`${h2.ip}:`)).length;
       const target = (TTL_S + 1) * 1000;
-      return { convergeMs: ms, lostOrStale: stale, target: `records expire, out of nginx ≤ TTL+1s (${target} ms)`, met: ms <= target && stale === 0 };
+      return { convergeMs: ms, lostOrStale: stale, target: `records expire, out of nginx ≤ TTL+1s (${target} ms)`, met: ms <= target && stale === 0, behaviourMet: stale === 0 };
     });
     await phase('failover: restore h2 link, records return', async () => {
       const t0 = performance.now();
@@ -107,7 +109,8 @@ export async function failover(o: ScenarioOptions): Promise<ChaosRow[]> {
       await fleet.waitConverged(30_000, 'h2 back');
       const ms = since(t0);
       const { lost, stale } = await fleet.lostOrStale();
-      return { convergeMs: ms, lostOrStale: lost.length + stale.length, target: 'records return (≤ 10 s)', met: ms <= 10_000 };
+      // Converged (waitConverged did not time out) is the behaviour; 10 s is the speed.
+      return { convergeMs: ms, lostOrStale: lost.length + stale.length, target: 'records return (≤ 10 s)', met: ms <= 10_000, behaviourMet: true };
     });
     return rows;
   } finally {

@@ -150,7 +150,12 @@ export async function hostile(o: ScenarioOptions): Promise<ChaosRow[]> {
       () => true,
       () => false,
     );
-    await new Promise((r) => setTimeout(r, 6000)); // one periodic resync (5 s) more, then look
+    // One periodic resync (5 s) more, then look: a full listing that found the hostile records again.
+    const seenLines = logLines(edge.lbsyncLog).length;
+    const relisted = await waitFor(() => logLines(edge.lbsyncLog).slice(seenLines).some((l) => l.reason === 'periodic'), 30_000, 'one more periodic resync').then(
+      () => true,
+      () => false,
+    );
     const conf = edge.liveConf();
     const confLeak = LEAK.test(conf) ? conf.split('\n').filter((l) => LEAK.test(l)) : [];
     const calls = elb.calls.records.filter((r) => r.action === 'RegisterTargets' || r.action === 'DeregisterTargets');
@@ -181,8 +186,8 @@ export async function hostile(o: ScenarioOptions): Promise<ChaosRow[]> {
         convergeMs: null,
         lostOrStale: null,
         target: 'each refused + logged; 0 in nginx/ELBv2',
-        met: unloggedEtcd.length === 0 && confLeak.length === 0 && callLeak.length === 0 && badIds.length === 0 && nginxOk,
-        note: `${etcdCases.length - unloggedEtcd.length}/${etcdCases.length} logged by lbsync${unloggedEtcd.length ? ` (not logged: ${unloggedEtcd.join(', ')})` : ''}; nginx config lines with a hostile marker: ${confLeak.length}; ELBv2 register/deregister calls ${calls.length}, with a hostile value: ${callLeak.length + badIds.length}`,
+        met: relisted && unloggedEtcd.length === 0 && confLeak.length === 0 && callLeak.length === 0 && badIds.length === 0 && nginxOk,
+        note: `${relisted ? '' : 'NO periodic resync seen before looking; '}${etcdCases.length - unloggedEtcd.length}/${etcdCases.length} logged by lbsync${unloggedEtcd.length ? ` (not logged: ${unloggedEtcd.join(', ')})` : ''}; nginx config lines with a hostile marker: ${confLeak.length}; ELBv2 register/deregister calls ${calls.length}, with a hostile value: ${callLeak.length + badIds.length}`,
       },
       {
         scenario: `hostile: ${labelCases.length} Docker label sets on real containers (sidekick)`,

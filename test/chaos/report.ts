@@ -13,6 +13,12 @@ export interface ChaosRow {
   lostOrStale: number | null;
   target: string;
   met: boolean;
+  /**
+   * `met` without its speed bound, where it has one: the short runs inside
+   * the test suite fail only on this (a loaded machine is slow, not wrong);
+   * the speed stays in the table and in `met`.
+   */
+  behaviourMet?: boolean;
   /** Anything a reader needs: the figure behind `met`, or the reason it was not met. */
   note?: string;
 }

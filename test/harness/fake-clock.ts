@@ -20,6 +20,11 @@ export class FakeClock implements Clock {
     this.timers.delete(handle as number);
   }
 
+  /** How many timers are armed and not yet run. */
+  get pending(): number {
+    return this.timers.size;
+  }
+
   async advance(ms: number): Promise<void> {
     const end = this.t + ms;
     await settle();

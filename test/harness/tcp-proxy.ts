@@ -11,6 +11,8 @@ export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   port = 0;
+  /** Bytes the target has sent back through the proxy so far (what a client read from it). */
+  bytesFromTarget = 0;
 
   constructor(
     private readonly target: number | string,
@@ -26,6 +28,7 @@ export class TcpProxy {
         s.on('close', () => this.sockets.delete(s));
         s.on('error', () => s.destroy());
       }
+      upstream.on('data', (chunk: Buffer) => (this.bytesFromTarget += chunk.length));
       client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());

@@ -9,7 +9,9 @@ export function canRunNamespaces(): boolean {
 
 /**
  * Runs the short version of a chaos scenario and fails with the table when a
- * row misses its target. The rows are printed either way (the figures are the point).
+ * row misses its behaviour target (a speed bound missed is reported in the
+ * table, not failed: the machine running the suite may be loaded). The rows
+ * are printed either way (the figures are the point).
  */
 export async function runShort(scenario: Scenario): Promise<ChaosRow[]> {
   const lines: string[] = [];
@@ -24,7 +26,7 @@ export async function runShort(scenario: Scenario): Promise<ChaosRow[]> {
   }
   const table = printTable(rows);
   process.stdout.write(`${table}\n`);
-  const missed = rows.filter((r) => !r.met);
+  const missed = rows.filter((r) => !(r.behaviourMet ?? r.met));
   assert.equal(missed.length, 0, `targets missed:\n${table}`);
   return rows;
 }

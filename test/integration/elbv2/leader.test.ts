@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { TestEtcd, waitFor } from '../../harness/index.js';
+import { TcpProxy, TestEtcd, waitFor } from '../../harness/index.js';
 import { endpointBackend, keysOf, record, viewOf } from './helpers.js';
 
 const REPLICA = fileURLToPath(new URL('./replica.js', import.meta.url));
@@ -12,13 +12,18 @@ class Replica {
   readonly child: ChildProcess;
   leader = false;
   errors: string[] = [];
+  /** The detail of each apply the replica finished, in order. */
+  applied: string[] = [];
+  warnings: string[] = [];
   private ready: Promise<void>;
 
   constructor(readonly accessKeyId: string, config: Record<string, unknown>) {
     this.child = fork(REPLICA, [JSON.stringify({ ...config, accessKeyId })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.ready = new Promise((resolve) => {
-      this.child.on('message', (m: { type: string; leader?: boolean; message?: string }) => {
+      this.child.on('message', (m: { type: string; leader?: boolean; message?: string; code?: string; outcome?: { detail: string } }) => {
+        if (m.type === 'warning') this.warnings.push(m.code!);
         if (m.type === 'ready') resolve();
+        if (m.type === 'applied') this.applied.push(m.outcome!.detail);
         if (m.type === 'leader') this.leader = m.leader!;
         if (m.type === 'error') this.errors.push(m.message!);
       });
@@ -76,8 +81,8 @@ describe('elbv2 output: one writer among replicas (etcd election)', function () 
     await backend.close();
   });
 
-  async function replica(accessKeyId: string): Promise<Replica> {
-    const r = new Replica(accessKeyId, { etcd: etcd.url, endpoint: backend.url, targetGroups: [['web', arn]], ttlSeconds: TTL_SECONDS, driftMs: 1000, graceMs: 2000 });
+  async function replica(accessKeyId: string, etcdUrl = etcd.url, ttlSeconds = TTL_SECONDS): Promise<Replica> {
+    const r = new Replica(accessKeyId, { etcd: etcdUrl, endpoint: backend.url, targetGroups: [['web', arn]], ttlSeconds, driftMs: 1000, graceMs: 2000 });
     replicas.push(r);
     return r.started();
   }
@@ -95,8 +100,16 @@ describe('elbv2 output: one writer among replicas (etcd election)', function () 
     a.view(view);
     b.view(view);
     await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2, 3, 4, 5)), 20_000, '5 targets');
-    // Give the follower time to misbehave if it were going to: two drift periods.
-    await new Promise((r) => setTimeout(r, 2000));
+    // The follower is up and took the view in, as a follower.
+    await waitFor(() => b.applied.length === 1, 20_000, 'replica B to answer the view');
+    assert.match(b.applied[0]!, /standby/);
+    // Give the follower time to misbehave if it were going to: two more drift passes of the leader.
+    const since = backend.endpoint.calls.mark;
+    await waitFor(() => backend.endpoint.calls.find({ since, caller: 'AKIDREPLICAA', action: 'DescribeTargetHealth' }).length >= 2, 20_000, 'two drift passes of A');
+    // And it is still alive and deciding: a later view gets a standby answer too.
+    b.view(view);
+    await waitFor(() => b.applied.length === 2, 20_000, 'replica B to answer a second view');
+    assert.match(b.applied[1]!, /standby/);
     assert.deepEqual([...callers()], ['AKIDREPLICAA']);
     assert.equal(b.leader, false);
 
@@ -124,5 +137,27 @@ describe('elbv2 output: one writer among replicas (etcd election)', function () 
     backend.endpoint.state.deregisterTargets(arn, [{ id: '127.0.0.1', port: 18002 }]);
     await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2, 3)), 20_000, 'B to bring the target back');
     assert.deepEqual([...callers(mark)], ['AKIDREPLICAB']);
+  });
+
+  it('a leader keeps repairing drift after etcd was cut for a while (its lease survived the cut)', async () => {
+    const proxy = await new TcpProxy(etcd.clientPort).start();
+    // A TTL well past the cut: the campaign survives, so no election 'change' would ever restart passes.
+    const a = await replica('AKIDREPLICAA', `http://127.0.0.1:${proxy.port}`, 30);
+    await waitFor(() => a.leader, 20_000, 'replica A to be elected');
+    a.view(viewOf({ web: eps(1, 2, 3) }));
+    await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2, 3)), 20_000, '3 targets');
+
+    await proxy.cut();
+    // Several drift periods (1 s) pass while etcd is unreachable: each pass fails to confirm leadership.
+    await waitFor(() => a.warnings.includes('BEACON_ELBV2_LEADER_UNCONFIRMED'), 30_000, 'a pass to find leadership unconfirmed');
+    await new Promise((r) => setTimeout(r, 2000));
+    await proxy.restore();
+
+    assert.equal(a.leader, true, 'the lease outlived the cut');
+    const mark = backend.endpoint.calls.mark;
+    backend.endpoint.state.deregisterTargets(arn, [{ id: '127.0.0.1', port: 18002 }]);
+    await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2, 3)), 60_000, 'A to repair the drift after the cut');
+    assert.deepEqual([...callers(mark)], ['AKIDREPLICAA']);
+    await proxy.cut();
   });
 });

@@ -1,7 +1,7 @@
 /**
  * One lbsync replica's ELBv2 side, as a child process for the election tests:
  * an etcd client, the writer election and the ELBv2 output. Driven over the
- * IPC channel (`view`, `close`); reports `leader`, `applied` and `error`.
+ * IPC channel (`view`, `close`); reports `leader`, `applied`, `warning` and `error`.
  * Ends by itself once the parent disconnects, or by SIGKILL to simulate a crash.
  */
 import { Etcd3 } from 'etcd3';
@@ -43,6 +43,7 @@ const output = createElbv2Output(options, {
 });
 output.on('leader', (leader) => send({ type: 'leader', leader }));
 output.on('failed', (err) => send({ type: 'error', message: err.message }));
+output.on('warning', (e) => send({ type: 'warning', code: e.error.code }));
 
 process.on('message', (message: Message) => {
   if (message.type === 'view') {

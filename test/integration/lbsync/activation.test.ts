@@ -38,24 +38,33 @@ describe('lbsync → nginx activation: bursts, hostile values, refusals, rollbac
     assert.equal(stack.liveConf(), before, 'dry-run wrote nothing');
     const once = await beacon([...stack.args(['--once'])]);
     assert.equal(once.code, 0, once.stderr);
-    await waitFor(async () => (await stack.get()).body === 'b0', 5000, 'the endpoint to answer after --once');
+    await waitFor(async () => (await stack.get()).body === 'b0', 20_000, 'the endpoint to answer after --once');
     await stack.client.delete().key('/services/web/w0');
   });
 
-  it('applies 200 records put in a burst with at most 5 reloads; all 200 are in the config soon after', async () => {
+  it('applies 200 records put in a burst with at most 5 reloads (health on); all 200 are in the config soon after', async () => {
+    // The coalescing window is wide (1 s of quiet, at most 5 s) so that the
+    // bound holds however slowly a loaded machine delivers the burst; how
+    // few reloads the default window gives, and how fast, is bench/lbsync.ts's job.
     const metricsPort = await freePort();
-    const { proc, log } = stack.lbsync(['--metrics-port', String(metricsPort), '--health-interval', '1s'], 'burst');
+    const { proc, log } = stack.lbsync(['--metrics-port', String(metricsPort), '--health-interval', '1s', '--wait', '1s:5s'], 'burst');
     await waitForLog(log, /^started lbsync/);
     await waitFor(() => metric(metricsPort, 'beacon_lbsync_applies_total').then((n) => n >= 1), 10_000, 'first apply');
     const before = await metric(metricsPort, 'beacon_lbsync_reloads_total');
+    const passingBefore = await metric(metricsPort, 'beacon_lbsync_health_transitions_total{to="passing"}');
     const started = performance.now();
     await Promise.all(backends.ports.map((port, i) => stack.put('burst', `b${String(i).padStart(3, '0')}`, '127.0.0.1', port, { check: { http: '/health' } })));
-    await waitFor(() => (stack.liveConf().match(/server 127\.0\.0\.1:\d+;/g) ?? []).length >= 200, 20_000, 'all 200 servers in the config');
+    await waitFor(() => (stack.liveConf().match(/server 127\.0\.0\.1:\d+;/g) ?? []).length >= 200, 30_000, 'all 200 servers in the config');
     const elapsed = performance.now() - started;
-    await delay(1500); // let any trailing apply (health results) happen before counting
+    // Count only once lbsync has seen every endpoint's first health result (the applies those could cause come with them).
+    await waitFor(
+      async () => (await metric(metricsPort, 'beacon_lbsync_health_transitions_total{to="passing"}')) - passingBefore >= 200,
+      30_000,
+      'all 200 endpoints to pass their first check',
+    );
     const reloads = (await metric(metricsPort, 'beacon_lbsync_reloads_total')) - before;
     console.log(`      200-record burst: ${reloads} reloads, all 200 in the config after ${Math.round(elapsed)} ms`);
-    assert.ok(reloads <= 5, `${reloads} reloads`);
+    assert.ok(reloads >= 1 && reloads <= 5, `${reloads} reloads`);
     assert.equal((stack.liveConf().match(/server 127\.0\.0\.1:\d+;/g) ?? []).length, 200);
     await proc.stop();
     const lines = logLines(log).filter((l) => /^reloaded nginx/.test(l.msg));
@@ -79,7 +88,7 @@ describe('lbsync → nginx activation: bursts, hostile values, refusals, rollbac
     await proc.stop();
   });
 
-  it('keeps the last good config and logs nginx\'s own message when nginx -t refuses; retries on the next change', async () => {
+  it('keeps the last good config and logs nginx\'s own message when nginx -t refuses; a later change that nginx accepts is applied', async () => {
     // A server block whose listen directive nginx refuses (a duplicate listen on the same address in one server).
     const port = await freePort();
     const cfg = join(stack.logs, 'refuse.yaml');
@@ -94,8 +103,15 @@ describe('lbsync → nginx activation: bursts, hostile values, refusals, rollbac
     assert.match(refused.msg, /duplicate listen/);
     assert.equal(stack.liveConf(), good, 'the last good config stays');
     assert.equal((await stack.get()).body, 'b8');
-    await proc.stop();
+
+    // Nothing is stuck after a refusal: the web endpoint moves, and the change
+    // that makes the config acceptable again (bad/x goes) is applied with it.
+    await stack.put('web', 'good', '127.0.0.1', backends.ports[11]!);
     await stack.client.delete().key('/services/bad/x');
+    await waitFor(async () => (await stack.get()).body === 'b11', 20_000, 'the moved endpoint to answer after the refusal');
+    assert.ok((await stack.nginxAccepts()).ok);
+    assert.doesNotMatch(stack.liveConf(), new RegExp(`listen 127\\.0\\.0\\.1:${port}`), 'the refused server block never went live');
+    await proc.stop();
   });
 
   it('rolls back when nginx does not take a reload (new config cannot bind its port)', async () => {
@@ -110,9 +126,10 @@ describe('lbsync → nginx activation: bursts, hostile values, refusals, rollbac
     await stack.put('side', 's1', '127.0.0.1', backends.ports[10]!);
     const line = await waitForLog(log, /^rolled back nginx config/);
     assert.match(line.msg, /Address already in use|bind/);
+    // lbsync retries the reload with backoff (it takes the config once the port is free): stop it, letting the attempt under way finish.
+    await proc.stop();
     assert.equal(stack.liveConf(), good, 'the file on disk is the last good config again');
     assert.ok((await stack.nginxAccepts()).ok);
-    await proc.stop();
     busy.close();
     await stack.client.delete().key('/services/side/s1');
   });

@@ -100,7 +100,7 @@ describe('beacon discover / services (real etcd, etcdctl-written records)', func
       const before = lines.length;
       const started = Date.now();
       etcdctl(etcd, 'put', '/services/web/web03', JSON.stringify({ service: 'web', instance: 'web03', host: '10.0.0.3', port: 80 }));
-      await waitFor(() => lines.length > before, 5000, 'the updated set', 2);
+      await waitFor(() => lines.length > before, 20_000, 'the updated set', 2);
       const latency = Date.now() - started;
       const set = JSON.parse(lines.at(-1)!) as Array<{ instance: string }>;
       assert.deepEqual(set.map((r) => r.instance), ['core01:web01:80', 'web02', 'web03']);
@@ -110,7 +110,7 @@ describe('beacon discover / services (real etcd, etcdctl-written records)', func
     it('prints the set again after a delete', async () => {
       const before = lines.length;
       etcdctl(etcd, 'del', '/services/web/web03');
-      await waitFor(() => lines.length > before, 5000, 'the set without web03');
+      await waitFor(() => lines.length > before, 20_000, 'the set without web03');
       assert.equal((JSON.parse(lines.at(-1)!) as unknown[]).length, 2);
     });
   });

@@ -19,6 +19,14 @@ function follow(client: Etcd3) {
   return { view, watcher, snapshots, instances };
 }
 
+/** How many watches etcd itself holds open (its own gauge), across every client. */
+async function etcdWatchers(etcd: TestEtcd): Promise<number> {
+  const text = await (await fetch(`${etcd.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('etcd_debugging_mvcc_watcher_total '));
+  if (!line) throw new Error('etcd exposes no etcd_debugging_mvcc_watcher_total');
+  return Number(line.split(' ')[1]);
+}
+
 describe('registry: PrefixWatcher (real etcd, cut through a TCP proxy)', function () {
   let etcd: TestEtcd;
   let direct: Etcd3;
@@ -41,7 +49,7 @@ describe('registry: PrefixWatcher (real etcd, cut through a TCP proxy)', functio
     assert.equal(f.instances(), 'a');
     await direct.put('/services/web/b').value(value('b'));
     await direct.delete().key('/services/web/a');
-    await waitFor(() => f.instances() === 'b', 5000, 'b only');
+    await waitFor(() => f.instances() === 'b', 20_000, 'b only');
     await f.watcher.stop();
     client.close();
   });
@@ -52,7 +60,7 @@ describe('registry: PrefixWatcher (real etcd, cut through a TCP proxy)', functio
     const f = follow(client);
     await f.watcher.start();
     await direct.put('/services/web/a').value(value('a'));
-    await waitFor(() => f.instances() === 'a', 5000, 'a');
+    await waitFor(() => f.instances() === 'a', 20_000, 'a');
     await proxy.cut();
     await direct.put('/services/web/b').value(value('b'));
     await direct.delete().key('/services/web/a');
@@ -71,7 +79,7 @@ describe('registry: PrefixWatcher (real etcd, cut through a TCP proxy)', functio
     const f = follow(client);
     await f.watcher.start();
     await direct.put('/services/web/a').value(value('a'));
-    await waitFor(() => f.instances() === 'a', 5000, 'a');
+    await waitFor(() => f.instances() === 'a', 20_000, 'a');
     await proxy.cut();
     await direct.delete().key('/services/web/a');
     await direct.put('/services/web/b').value(value('b'));
@@ -104,5 +112,91 @@ describe('registry: PrefixWatcher (real etcd, cut through a TCP proxy)', functio
     assert.deepEqual(f.snapshots, ['start', 'revision-went-back']);
     await f.watcher.stop();
     client.close();
+  });
+
+  it('relists when etcd is swapped for another cluster whose revision is ahead', async () => {
+    const other = await new TestEtcd().start();
+    const proxy = await new TcpProxy(etcd.clientPort).start();
+    let swapped: TcpProxy | undefined;
+    const client = createEtcdClient({ endpoints: [`http://127.0.0.1:${proxy.port}`], callTimeoutMs: 1000 });
+    const f = follow(client);
+    try {
+      await direct.put('/services/web/a').value(value('a'));
+      await f.watcher.start();
+      assert.equal(f.instances(), 'a');
+      // The other cluster has a longer history: resuming at our revision there
+      // would replay unrelated changes on top of a state it never had.
+      const o = other.client();
+      for (let i = 0; i < 20; i++) await o.put('/elsewhere').value(String(i));
+      await o.put('/services/web/z').value(value('z'));
+      const [mine, theirs] = await Promise.all([direct.get('/x').exec(), o.get('/x').exec()]);
+      assert.notEqual(mine.header.cluster_id, theirs.header.cluster_id, 'two distinct clusters');
+      assert.ok(Number(theirs.header.revision) > Number(mine.header.revision), 'the new cluster is ahead');
+      o.close();
+      // Same address, another cluster behind it.
+      await proxy.cut();
+      swapped = await new TcpProxy(other.clientPort).start(proxy.port);
+      await waitFor(() => f.instances() === 'z', 20_000, `the new cluster's records only (have ${f.instances()})`);
+      assert.deepEqual(f.snapshots, ['start', 'cluster-changed']);
+    } finally {
+      await f.watcher.stop();
+      client.close();
+      await swapped?.cut();
+      await proxy.cut();
+      await other.destroy();
+    }
+  });
+
+  it('holds one watch in etcd after periodic resyncs fired during an outage', async () => {
+    const proxy = await new TcpProxy(etcd.clientPort).start();
+    const client = createEtcdClient({ endpoints: [`http://127.0.0.1:${proxy.port}`], callTimeoutMs: 500 });
+    const view = new RecordView('/services');
+    const watcher = new PrefixWatcher({ client, prefix: '/services', resyncMs: 400 });
+    watcher.on('snapshot', (kvs) => view.reset(kvs));
+    watcher.on('changes', (changes) => view.apply(changes));
+    try {
+      await watcher.start();
+      assert.equal(await etcdWatchers(etcd), 1);
+      await proxy.cut();
+      // Several periodic resyncs fall into the outage, each racing the backoff's reconnect.
+      await new Promise((r) => setTimeout(r, 3000));
+      await proxy.restore();
+      await direct.put('/services/web/b').value(value('b'));
+      await waitFor(() => view.get('web/b'), 15_000, 'the watch live again');
+      // Past the longest backoff, every reconnect attempt has run by now.
+      const counts: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        counts.push(await etcdWatchers(etcd));
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      assert.ok(Math.max(...counts) <= 1, `one watch at most, never a leaked second (etcd counted ${counts.join(',')})`);
+      assert.ok(counts.includes(1), `the watch is held (etcd counted ${counts.join(',')})`);
+    } finally {
+      await watcher.stop();
+      client.close();
+      await proxy.cut();
+    }
+  });
+
+  it('leaves no watch behind when stopped while its watch is being created', async () => {
+    const client = createEtcdClient({ endpoints: [etcd.url] });
+    const watcher = new PrefixWatcher({ client, prefix: '/services' });
+    const changes: string[] = [];
+    let stopped: Promise<void> | undefined;
+    // The snapshot is emitted just before the watch is created; stop on the next turn, mid-create.
+    watcher.on('snapshot', () => setImmediate(() => (stopped = watcher.stop())));
+    const wasStopped = () => stopped !== undefined;
+    watcher.on('changes', (cs) => changes.push(...cs.map((c) => c.key)));
+    try {
+      await watcher.start();
+      await waitFor(wasStopped, 5000, 'stop() called');
+      await stopped;
+      await waitFor(async () => (await etcdWatchers(etcd)) === 0, 5000, 'etcd to hold no watch');
+      await direct.put('/services/web/late').value(value('late'));
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(changes, [], 'a stopped watcher reports nothing');
+    } finally {
+      client.close();
+    }
   });
 });

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
-import { dockerAvailable, ensureTestImage, removeTestContainers, runContainer, startBeacon, TestEtcd, waitFor, type Started } from '../../harness/index.js';
+import { dockerAvailable, ensureTestImage, logLines, removeTestContainers, runContainer, startBeacon, TestEtcd, waitFor, type Started } from '../../harness/index.js';
 import { LOG_DIR, uniqueName } from './helpers.js';
 
 describe('sidekick announce: one record while one container runs (compiled CLI)', function () {
@@ -26,11 +25,17 @@ describe('sidekick announce: one record while one container runs (compiled CLI)'
     await etcd?.destroy();
   });
 
-  function announce(args: string[]): Started {
-    const proc = startBeacon(['sidekick', 'announce', '--etcd', etcd.url, '--node', 'core01', '--ttl', '2s', ...args], join(LOG_DIR, `announce-${Date.now()}.log`));
+  /** Starts `beacon sidekick announce` logging at debug level, so its every decision is a log line. */
+  function announce(args: string[]): Started & { log: string } {
+    const log = join(LOG_DIR, `announce-${Date.now()}.log`);
+    const proc = startBeacon(['sidekick', 'announce', '--etcd', etcd.url, '--node', 'core01', '--ttl', '2s', '--log-level', 'debug', ...args], log);
     running.push(proc);
-    return proc;
+    return { ...proc, log };
   }
+
+  /** Waits for the announcer's decision to wait (not publish), with the reason matching `reason`. */
+  const waitingBecause = (log: string, reason: RegExp) =>
+    waitFor(() => logLines(log).find((l) => l.state === 'waiting' && reason.test(String(l.reason))), 20_000, `a "waiting: ${reason.source}" line in ${log}`, 50);
 
   const value = (key: string) => client.get(key).string();
 
@@ -50,7 +55,8 @@ describe('sidekick announce: one record while one container runs (compiled CLI)'
     const name = uniqueName('web01');
     const proc = announce(['--service', service, '--instance', 'web01', '--port', '8001', '--host', '127.0.0.1', '--container', name, '--check-http', '/health']);
     const key = `/services/${service}/web01`;
-    await sleep(1000);
+    // It is up and has looked for the container (and found none) before we check that nothing was published.
+    await waitingBecause(proc.log, /not running/);
     assert.equal(await value(key), null, 'nothing while the container does not exist');
 
     const c = await runContainer({ name, publish: [80] });
@@ -75,10 +81,11 @@ describe('sidekick announce: one record while one container runs (compiled CLI)'
     const service = uniqueName('web');
     const name = uniqueName('monweb');
     const c = await runContainer({ name, publish: [80], healthcheck: { test: ['CMD-SHELL', '[ -f /tmp/ok ]'], intervalMs: 200 } });
-    announce(['--service', service, '--instance', 'web01', '--port', '8001', '--host', '127.0.0.1', '--container', name, '--layout', 'flat', '--unit', 'web@01.service']);
+    const proc = announce(['--service', service, '--instance', 'web01', '--port', '8001', '--host', '127.0.0.1', '--container', name, '--layout', 'flat', '--unit', 'web@01.service']);
     const base = `/services/${service}/web01`;
     await waitFor(async () => (await c.inspect()).State.Health?.Status === 'unhealthy', 20_000, 'unhealthy');
-    await sleep(300);
+    // The announcer has seen the container turn unhealthy before we check that nothing was published.
+    await waitingBecause(proc.log, /unhealthy/);
     assert.equal(await value(`${base}/host`), null, 'not published while unhealthy');
     const e = await c.exec({ Cmd: ['sh', '-c', 'echo ok > /tmp/ok'] });
     await e.start({ Detach: true });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
+import type { ServiceRecord } from '../../../registry/index.js';
 import { dockerAvailable, ensureTestImage, freePort, hostPortOf, removeTestContainers, runContainer, TestEtcd, waitFor } from '../../harness/index.js';
 import { nodeRecords, startDockerSidekick, uniqueName, waitForLog, waitForNode, type SidekickProcess } from './helpers.js';
 
@@ -69,13 +69,14 @@ describe('sidekick docker: containers → etcd (real dockerd, real etcd, compile
   it('removes the record at SIGTERM (before the process exits), not only at die', async () => {
     const sk = sidekick();
     const name = uniqueName('drain');
-    // The app drains for 3 s after SIGTERM; the record must go at once.
-    const c = await runContainer({ labels: { SERVICE_NAME: name }, env: { DRAIN: '3' }, publish: [80] });
+    // The app drains for 60 s after SIGTERM: the record must go while it still runs, however slow the machine.
+    const c = await runContainer({ labels: { SERVICE_NAME: name }, env: { DRAIN: '60' }, publish: [80] });
     await waitForNode(client, sk.node, (rs) => rs.length === 1, 'published');
-    const stopping = c.stop({ t: 10 });
-    await waitForNode(client, sk.node, (rs) => rs.length === 0, 'removed while draining', 2500);
+    const stopping = c.stop({ t: 90 });
+    await waitForNode(client, sk.node, (rs) => rs.length === 0, 'removed while draining', 30_000);
     assert.equal((await c.inspect()).State.Running, true, 'the container was still running when its record went');
-    await stopping;
+    await c.kill();
+    await stopping.catch(() => undefined);
   });
 
   it('publishes exactly 50 records for 50 containers started in parallel', async function () {
@@ -84,9 +85,10 @@ describe('sidekick docker: containers → etcd (real dockerd, real etcd, compile
     const name = uniqueName('fifty');
     await Promise.all(Array.from({ length: 50 }, () => runContainer({ labels: { SERVICE_NAME: name }, publish: [80] })));
     const rs = await waitForNode(client, sk.node, (rs) => rs.length >= 50, '50 records', 60_000);
-    await sleep(500);
-    const again = await nodeRecords(client, sk.node);
-    assert.equal(again.length, 50);
+    // A container started after the 50 and published proves the sidekick went through every event before it.
+    await published(client, sk, await runContainer({ labels: { SERVICE_NAME: uniqueName('marker') }, publish: [80] }));
+    const again = (await nodeRecords(client, sk.node)).filter((r) => r.service === name);
+    assert.equal(again.length, 50, 'no duplicate or extra record');
     assert.equal(new Set(rs.map((r) => r.port)).size, 50, 'distinct ports');
     assert.ok(rs.every((r) => r.service === name));
     await removeTestContainers();
@@ -103,15 +105,18 @@ describe('sidekick docker: containers → etcd (real dockerd, real etcd, compile
       publish: [80],
       healthcheck: { test: ['CMD-SHELL', '[ -f /tmp/ok ]'], intervalMs: 200, retries: 1 },
     });
+    const mine = (rs: ServiceRecord[]) => rs.filter((r) => r.service === name);
     // --ignore-health publishes it at once; the default waits for "healthy".
-    await waitForNode(client, ignoring.node, (rs) => rs.length === 1, 'published with --ignore-health');
+    await waitForNode(client, ignoring.node, (rs) => mine(rs).length === 1, 'published with --ignore-health');
     await waitFor(async () => (await c.inspect()).State.Health?.Status === 'unhealthy', 20_000, 'unhealthy');
-    assert.equal((await nodeRecords(client, sk.node)).length, 0, 'not published while unhealthy');
+    // A container started after it turned unhealthy and published proves the sidekick has seen that event.
+    await published(client, sk, await runContainer({ labels: { SERVICE_NAME: uniqueName('marker') }, publish: [80] }));
+    assert.equal(mine(await nodeRecords(client, sk.node)).length, 0, 'not published while unhealthy');
     await exec(c, 'echo ok > /tmp/ok');
-    await waitForNode(client, sk.node, (rs) => rs.length === 1 && rs[0]!.service === name, 'published once healthy', 20_000);
+    await waitForNode(client, sk.node, (rs) => mine(rs).length === 1, 'published once healthy', 20_000);
     await exec(c, 'rm /tmp/ok');
-    await waitForNode(client, sk.node, (rs) => rs.length === 0, 'removed when unhealthy', 20_000);
-    assert.equal((await nodeRecords(client, ignoring.node)).length, 1, '--ignore-health keeps it');
+    await waitForNode(client, sk.node, (rs) => mine(rs).length === 0, 'removed when unhealthy', 20_000);
+    assert.equal(mine(await nodeRecords(client, ignoring.node)).length, 1, '--ignore-health keeps it');
   });
 
   it('removes a paused container and republishes it on unpause', async () => {
@@ -158,6 +163,8 @@ describe('sidekick docker: containers → etcd (real dockerd, real etcd, compile
     const keep = startDockerSidekick(etcd, ['--ttl', '60s', '--keep-on-exit']);
     await waitForNode(client, keep.node, (rs) => rs.length === 1, 'published');
     await keep.stop('SIGTERM');
+    // It handled the signal (and chose not to revoke) before we look at etcd.
+    assert.ok(keep.lines().some((l) => String(l.msg) === 'stopped on SIGTERM; records expire after the TTL'), 'logged its stop');
     assert.equal((await nodeRecords(client, keep.node)).length, 1, 'kept for the TTL');
     await client.delete().prefix('/services/').exec();
   });
@@ -184,7 +191,7 @@ describe('sidekick docker: containers → etcd (real dockerd, real etcd, compile
     const second = startDockerSidekick(etcd, ['--ttl', '60s'], first.node);
     running.push(second);
     const keepPort = await hostPortOf(keep);
-    await waitForNode(client, first.node, (rs) => rs.length === 1 && rs[0]!.port === keepPort, 'stale record removed', 5000);
+    await waitForNode(client, first.node, (rs) => rs.length === 1 && rs[0]!.port === keepPort, 'stale record removed (the TTL is 60 s)', 30_000);
     await waitForLog(second, (l) => String(l.msg).startsWith('removed stale'), 'removed stale');
   });
 
@@ -223,6 +230,12 @@ describe('sidekick docker: containers → etcd (real dockerd, real etcd, compile
     assert.match(meta.stderr, /--meta/);
   });
 });
+
+/** Waits until the sidekick has published the container (its host port is in one of the node's records). */
+async function published(client: Etcd3, sk: SidekickProcess, container: import('dockerode').Container): Promise<void> {
+  const port = await hostPortOf(container);
+  await waitForNode(client, sk.node, (rs) => rs.some((r) => r.port === port), `the record of port ${port}`, 30_000);
+}
 
 async function exec(container: import('dockerode').Container, script: string): Promise<void> {
   const e = await container.exec({ Cmd: ['sh', '-c', script], AttachStdout: true, AttachStderr: true });

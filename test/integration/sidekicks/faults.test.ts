@@ -47,8 +47,10 @@ describe('sidekick docker: faults are recovered without a restart', function () 
       await etcd.start();
 
       const want = new Set([await hostPortOf(c), await hostPortOf(d)]);
-      // Checked every 50 ms; the acceptance bar is 2 s, the bound here leaves room for a loaded machine.
-      const rs = await waitForNode(client, sk.node, (rs) => rs.length === 2 && rs.every((r) => want.has(r.port)), 'etcd matches the running containers', 4000);
+      const back = Date.now();
+      // Behaviour, not speed: how soon it converges (2 s on an idle machine) is the chaos suite's figure ("crash: etcd cluster down").
+      const rs = await waitForNode(client, sk.node, (rs) => rs.length === 2 && rs.every((r) => want.has(r.port)), 'etcd matches the running containers', 30_000);
+      console.log(`      (etcd matched the running containers ${Date.now() - back} ms after etcd was back)`);
       assert.deepEqual(new Set(rs.map((r) => r.port)), want);
       await waitForLog(sk, (l) => String(l.msg) === 'reconnected to etcd', 'reconnected to etcd');
       // And it keeps following afterwards.

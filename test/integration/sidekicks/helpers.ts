@@ -30,7 +30,7 @@ export interface SidekickProcess extends Started {
  * Starts the compiled `beacon sidekick docker`, seeing only this run's
  * containers (label filter), publishing loopback ports on 127.0.0.1.
  */
-export function startDockerSidekick(etcd: TestEtcd, extra: string[] = [], node = uniqueNode()): SidekickProcess {
+export function startDockerSidekick(etcd: Pick<TestEtcd, 'url'>, extra: string[] = [], node = uniqueNode()): SidekickProcess {
   const log = join(LOG_DIR, `sidekick-${node}-${Date.now()}.log`);
   const args = ['sidekick', 'docker', '--etcd', etcd.url, '--node', node, '--ttl', '2s', '--advertise-ip', '127.0.0.1', '--label-filter', `${RUN_LABEL}=${RUN_ID}`, ...extra];
   const proc = startBeacon(args, log);

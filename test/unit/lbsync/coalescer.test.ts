@@ -7,19 +7,15 @@ import { FakeClock } from '../../harness/fake-clock.js';
 function setup(applyMs = 10, window = { minMs: 50, maxMs: 1000 }) {
   const clock = new FakeClock();
   const starts: number[] = [];
-  let pending: Array<() => void> = [];
   const c = new Coalescer(
     () => {
       starts.push(clock.now());
-      return new Promise<void>((resolve) => {
-        clock.setTimer(resolve, applyMs);
-        pending.push(resolve);
-      });
+      return new Promise<void>((resolve) => clock.setTimer(resolve, applyMs));
     },
     window,
     clock,
   );
-  return { clock, starts, c, reset: () => (pending = []) };
+  return { clock, starts, c };
 }
 
 describe('lbsync coalescer', () => {
@@ -84,25 +80,56 @@ describe('lbsync coalescer', () => {
     assert.ok(starts.length >= 4 && starts.length <= 6, `applies at ${starts.join(',')}`);
   });
 
-  it('never runs two applies at once and resolves idle() when done', async () => {
-    const { clock, c } = setup(100);
+  it('never runs two applies at once; is busy while a change waits or an apply runs, and idle() resolves only after the last one', async () => {
+    const clock = new FakeClock();
     let running = 0;
     let maxRunning = 0;
-    const c2 = new Coalescer(async () => {
+    const starts: number[] = [];
+    const c = new Coalescer(async () => {
       running++;
       maxRunning = Math.max(maxRunning, running);
+      starts.push(clock.now());
       await new Promise<void>((r) => clock.setTimer(r, 100));
       running--;
     }, { minMs: 0, maxMs: 0 }, clock);
+    assert.equal(c.busy, false, 'not busy before any change');
+    await c.idle(); // resolves at once when nothing is pending
     for (let i = 0; i < 20; i++) {
-      c2.notify();
+      c.notify();
+      assert.equal(c.busy, true, `busy right after change ${i}`);
       await clock.advance(7);
     }
-    const idle = c2.idle();
+    // t = 140: the second apply (100–200) runs and the changes made during it wait.
+    let idled = false;
+    const idle = c.idle().then(() => (idled = true));
+    await clock.advance(50);
+    assert.equal(running, 1, 'an apply is running at t = 190');
+    assert.equal(c.busy, true);
+    assert.equal(idled, false, 'idle() waits for the running apply and the change behind it');
     await clock.advance(1000);
     await idle;
+    assert.equal(c.busy, false, 'not busy once everything is applied');
     assert.equal(maxRunning, 1);
+    // Changes made during an apply are applied right after it, never alongside it.
+    assert.deepEqual(starts, [0, 100, 200]);
+  });
+
+  it('is not busy after stop(), and a change after stop() is ignored', async () => {
+    const { clock, starts, c } = setup(10);
+    c.notify();
+    await clock.advance(2);
+    c.notify(); // waits behind the running apply
+    assert.equal(c.busy, true);
+    c.stop();
+    assert.equal(c.busy, true, 'the running apply finishes');
+    const idle = c.idle();
+    await clock.advance(20);
+    await idle;
     assert.equal(c.busy, false);
+    c.notify();
+    assert.equal(c.busy, false, 'stopped: a new change does not make it busy');
+    await clock.advance(1000);
+    assert.deepEqual(starts, [0], 'the apply that ran before stop() was the only one');
   });
 
   it('keeps going after an apply throws', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { DockerSource, type ContainerFacts } from '../../../sidekicks/index.js';
+import { waitFor } from '../../harness/ports.js';
 
 /**
  * A scripted stand-in for dockerode: an events stream we write to, and a set
@@ -51,6 +52,16 @@ class FakeDocker {
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
+/** Every Docker event the source has handled, as `id action[:detail]`. */
+function handledEvents(source: DockerSource): string[] {
+  const handled: string[] = [];
+  source.on('event', (e) => handled.push(`${e.id} ${e.action}${e.detail ? `:${e.detail}` : ''}`));
+  return handled;
+}
+
+/** Waits until the source has handled an event: only then may a test assert that it did not act on it. */
+const handledIt = (handled: string[], event: string) => waitFor(() => handled.includes(event), 10_000, `the source to handle "${event}"`, 5);
+
 function follow(source: DockerSource) {
   const live = new Map<string, ContainerFacts>();
   source.on('update', (f) => live.set(f.id, f));
@@ -85,14 +96,17 @@ describe('sidekicks: DockerSource ordering (fake dockerd)', () => {
     fake.listDelay = new Promise((r) => (release = r));
     const source = new DockerSource({ docker: fake as unknown as Docker });
     const live = follow(source);
+    const handled = handledEvents(source);
+    const snapshot = new Promise((r) => source.once('snapshot', r));
     const started = source.start();
     await tick();
     fake.running.delete('a');
     fake.emit('a', 'die');
+    await handledIt(handled, 'a die');
     release();
     await started;
-    await tick();
-    assert.equal(live.size, 0);
+    await snapshot;
+    assert.equal(live.size, 0, 'the listing (taken before the die) did not bring it back');
     source.stop();
   });
 
@@ -101,14 +115,14 @@ describe('sidekicks: DockerSource ordering (fake dockerd)', () => {
     fake.running.set('a', { ports: 1001 });
     const source = new DockerSource({ docker: fake as unknown as Docker });
     const live = follow(source);
+    const handled = handledEvents(source);
     await source.start();
-    await tick();
+    await waitFor(() => live.has('a'), 10_000, 'a listed', 5);
     fake.emit('a', 'kill', { signal: '1' });
-    await tick();
+    await handledIt(handled, 'a kill:1');
     assert.equal(live.get('a')?.stopping, undefined);
     fake.emit('a', 'kill', { signal: '15' });
-    await tick();
-    assert.equal(live.get('a')?.stopping, true);
+    await waitFor(() => live.get('a')?.stopping, 10_000, 'a stopping', 5);
     source.stop();
   });
 
@@ -142,8 +156,7 @@ describe('sidekicks: DockerSource ordering (fake dockerd)', () => {
     // While Docker is away: a goes, b comes.
     fake.running.delete('a');
     fake.running.set('b', { ports: 1002 });
-    await new Promise((r) => setTimeout(r, 60));
-    assert.ok(disconnects.length >= 2, 'retried while dockerd was unreachable');
+    await waitFor(() => disconnects.length >= 2, 10_000, 'a retry while dockerd is unreachable (a second disconnect)', 5);
     fake.failConnect = false;
     await reconnected;
     await new Promise((r) => source.once('snapshot', () => r(undefined)));

@@ -1,0 +1,313 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { Etcd3 } from 'etcd3';
+import { HealthScheduler } from '../../../health/index.js';
+import { LbSync, type ApplyOutcome, type LbSyncEvents, type LbSyncOptions, type Output, type PoolView } from '../../../lbsync/index.js';
+import type { KvChange, PrefixWatcherEvents, ResyncReason } from '../../../registry/index.js';
+import { FakeClock, ScriptedChecker } from '../health/fakes.js';
+
+/**
+ * LbSync's loop (records → model → coalescer → outputs) driven by hand: a
+ * source that emits what a PrefixWatcher would, outputs that record the views
+ * they get, and a fake clock. etcd and nginx have their own integration tests.
+ */
+
+/** Emits snapshots and changes as a PrefixWatcher does, when told to. */
+class HandFedSource extends EventEmitter<PrefixWatcherEvents> {
+  private revision = 0;
+  stopped = false;
+
+  constructor(private readonly initial: Record<string, unknown> = {}) {
+    super();
+  }
+
+  async start(): Promise<void> {
+    this.snapshot(this.initial, 'start');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+  }
+
+  snapshot(records: Record<string, unknown>, reason: ResyncReason): void {
+    const kvs = new Map(Object.entries(records).map(([id, value]) => [`/services/${id}`, encode(value)]));
+    this.emit('snapshot', kvs, ++this.revision, reason);
+  }
+
+  put(id: string, value: unknown): void {
+    this.changes([{ type: 'put', key: `/services/${id}`, value: encode(value) }]);
+  }
+
+  delete(id: string): void {
+    this.changes([{ type: 'delete', key: `/services/${id}` }]);
+  }
+
+  changes(changes: KvChange[]): void {
+    this.emit('changes', changes, ++this.revision);
+  }
+}
+
+const encode = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
+
+/** A valid record value for `service/instance`. */
+function rec(id: string, host = '127.0.0.1', port = 8000): Record<string, unknown> {
+  const [service, instance] = id.split('/');
+  return { service, instance, host, port };
+}
+
+/** An output that keeps every view it is given; `fail` makes its applies reject, `warnings` are returned with each. */
+class RecordingOutput implements Output {
+  readonly calls: string[] = [];
+  readonly views: PoolView[] = [];
+  fail: Error | undefined;
+  warnings: string[] = [];
+
+  constructor(readonly name: string) {}
+
+  async start(): Promise<void> {
+    this.calls.push('start');
+  }
+
+  async apply(view: PoolView): Promise<ApplyOutcome> {
+    this.calls.push('apply');
+    this.views.push(view);
+    if (this.fail) throw this.fail;
+    return { changed: true, detail: `applied revision ${view.revision}`, warnings: [...this.warnings] };
+  }
+
+  async close(): Promise<void> {
+    this.calls.push('close');
+  }
+
+  get last(): PoolView | undefined {
+    return this.views.at(-1);
+  }
+}
+
+/** `instance@host:port` of each member of `service` in a view. */
+function members(view: PoolView | undefined, service: string): string[] {
+  return (view?.pools.find((p) => p.service === service)?.members ?? []).map((r) => `${r.instance}@${r.host}:${r.port}`);
+}
+
+/** Given a source, LbSync must never reach for etcd. */
+const noEtcd = new Proxy({}, {
+  get: (_t, prop) => {
+    throw new Error(`LbSync touched etcd (${String(prop)}) although it was given a source`);
+  },
+}) as Etcd3;
+
+type Seen = { [K in keyof LbSyncEvents]: LbSyncEvents[K][] };
+
+function setup(options: { initial?: Record<string, unknown>; outputs?: string[] } & Omit<Partial<LbSyncOptions>, 'outputs'> = {}) {
+  const { initial, outputs: names = ['out'], ...extra } = options;
+  const clock = options.clock instanceof FakeClock ? options.clock : new FakeClock();
+  const source = new HandFedSource(initial);
+  const outputs = names.map((n) => new RecordingOutput(n));
+  const lb = new LbSync({ client: noEtcd, prefix: '/services', source, outputs, wait: { minMs: 50, maxMs: 1000 }, health: { enabled: false }, ...extra, clock });
+  const seen = {} as Seen;
+  for (const event of ['applied', 'rejected', 'problem', 'warning', 'health', 'failOpen', 'resynced', 'disconnected', 'view'] as const) {
+    seen[event] = [] as never;
+    lb.on(event, (...args: unknown[]) => (seen[event] as unknown[][]).push(args));
+  }
+  return { clock, source, outputs, out: outputs[0]!, lb, seen };
+}
+
+describe('lbsync: LbSync (hand-fed records, recording outputs, fake clock)', () => {
+  it('starts every output before the first apply, then applies the listing at once', async () => {
+    const { clock, out, lb } = setup({ initial: { 'web/b': rec('web/b', '127.0.0.1', 8002), 'web/a': rec('web/a', '127.0.0.1', 8001), 'api/x': rec('api/x') } });
+    assert.deepEqual(out.calls, [], 'nothing before start()');
+    await lb.start();
+    await clock.advance(0);
+    assert.deepEqual(out.calls, ['start', 'apply']);
+    assert.deepEqual(out.last!.pools.map((p) => p.service), ['api', 'web'], 'pools sorted by service');
+    assert.deepEqual(members(out.last, 'web'), ['a@127.0.0.1:8001', 'b@127.0.0.1:8002'], 'members sorted by instance');
+    assert.equal(out.last!.revision, 1);
+    await lb.stop();
+  });
+
+  it('applies puts and deletes from the watch; a burst within MIN becomes one apply, its latency measured from its first change', async () => {
+    const { clock, source, out, lb, seen } = setup({ initial: { 'web/a': rec('web/a'), 'web/b': rec('web/b') } });
+    await lb.start();
+    await clock.advance(100);
+    source.put('web/c', rec('web/c'));
+    await clock.advance(0);
+    assert.equal(out.views.length, 2, 'a lone change after a quiet period is applied at once');
+    assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['a', 'b', 'c']);
+
+    source.put('web/d', rec('web/d')); // t = 100, right after an apply: waits MIN
+    await clock.advance(10);
+    source.put('web/e', rec('web/e'));
+    await clock.advance(10);
+    source.delete('web/a'); // t = 120: the burst settles at 170
+    await clock.advance(1000);
+    assert.equal(out.views.length, 3, 'three changes, one apply');
+    assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['b', 'c', 'd', 'e']);
+    assert.equal(out.last!.revision, 5);
+    assert.equal(seen.applied.at(-1)![2], 70, 'latency runs from the first change the apply includes (t = 100 → 170)');
+    await lb.stop();
+  });
+
+  it('reports an unusable record as a problem and applies the others', async () => {
+    const { clock, source, out, lb, seen } = setup({ initial: { 'web/a': rec('web/a') } });
+    await lb.start();
+    await clock.advance(100);
+    source.changes([
+      { type: 'put', key: '/services/web/bad', value: JSON.stringify({ ...rec('web/bad'), host: '1.2.3.4; include /etc/passwd' }) },
+      { type: 'put', key: '/services/web/torn', value: '{"service":' },
+      { type: 'put', key: '/services/web/b', value: JSON.stringify(rec('web/b')) },
+    ]);
+    await clock.advance(1000);
+    assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['a', 'b']);
+    assert.deepEqual(seen.problem.map(([p]) => p.key).sort(), ['/services/web/bad', '/services/web/torn']);
+    assert.doesNotMatch(JSON.stringify(out.last), /passwd/);
+    await lb.stop();
+  });
+
+  it('an output that fails does not hold the others back, and a later change reaches it', async () => {
+    const { clock, source, outputs, lb, seen } = setup({ outputs: ['nginx', 'elbv2'], initial: { 'web/a': rec('web/a') } });
+    const [nginx, elbv2] = outputs as [RecordingOutput, RecordingOutput];
+    nginx.fail = new Error('nginx -t refused the config');
+    await lb.start();
+    await clock.advance(0);
+    assert.deepEqual(seen.rejected.map(([o, e]) => `${o}: ${e.message}`), ['nginx: nginx -t refused the config']);
+    assert.deepEqual(seen.applied.map(([o]) => o), ['elbv2']);
+    assert.deepEqual(members(elbv2.last, 'web'), ['a@127.0.0.1:8000']);
+
+    nginx.fail = undefined;
+    await clock.advance(100);
+    source.put('web/b', rec('web/b', '127.0.0.1', 8001));
+    await clock.advance(1000);
+    assert.deepEqual(members(nginx.last, 'web'), ['a@127.0.0.1:8000', 'b@127.0.0.1:8001'], 'the change after the refusal is applied');
+    assert.ok(seen.applied.some(([o]) => o === 'nginx'), 'nginx applied once it accepted again');
+    assert.deepEqual(members(elbv2.last, 'web'), members(nginx.last, 'web'), 'every output gets the same view');
+    await lb.stop();
+  });
+
+  it("reports an output's warning once while it lasts, and again when it comes back", async () => {
+    const { clock, source, out, lb, seen } = setup({ initial: { 'web/a': rec('web/a') } });
+    out.warnings = ['left out host x'];
+    await lb.start();
+    await clock.advance(100);
+    source.put('web/b', rec('web/b'));
+    await clock.advance(100);
+    assert.equal(out.views.length, 2);
+    assert.deepEqual(seen.warning, [['out', 'left out host x']], 'the same warning twice is reported once');
+    out.warnings = [];
+    source.put('web/c', rec('web/c'));
+    await clock.advance(100);
+    out.warnings = ['left out host x'];
+    source.put('web/d', rec('web/d'));
+    await clock.advance(100);
+    assert.equal(out.views.length, 4);
+    assert.equal(seen.warning.length, 2, 'reported again after it went away');
+    await lb.stop();
+  });
+
+  it('follows only the services it was given: a change to another causes no apply', async () => {
+    const { clock, source, out, lb } = setup({ services: ['web', 'api'], initial: { 'web/a': rec('web/a') } });
+    await lb.start();
+    await clock.advance(100);
+    assert.deepEqual(out.last!.pools.map((p) => p.service), ['api', 'web'], 'a named service has a pool even without records');
+    source.put('other/x', rec('other/x'));
+    await clock.advance(1000);
+    assert.ok(lb.record('other/x'), 'LbSync took the record in');
+    assert.equal(out.views.length, 1, 'but applied nothing for it');
+    source.put('web/b', rec('web/b'));
+    await clock.advance(0);
+    assert.equal(out.views.length, 2);
+    assert.ok(!out.last!.pools.some((p) => p.service === 'other'));
+    await lb.stop();
+  });
+
+  it('leaves out records the network filter refuses, and says so', async () => {
+    const { clock, out, lb, seen } = setup({
+      allow: (r) => r.host.startsWith('10.'),
+      initial: { 'web/in': rec('web/in', '10.0.0.1'), 'web/out': rec('web/out', '192.168.1.1') },
+    });
+    await lb.start();
+    await clock.advance(0);
+    assert.deepEqual(members(out.last, 'web'), ['in@10.0.0.1:8000']);
+    assert.equal(seen.problem.length, 1);
+    assert.equal(seen.problem[0]![0].key, '/services/web/out');
+    assert.match(seen.problem[0]![0].reason, /allowed-networks/);
+    await lb.stop();
+  });
+
+  it('a resync replaces the model, and views say how long they have been free of resyncs and reconnects', async () => {
+    const { clock, source, out, lb, seen } = setup({ initial: { 'web/a': rec('web/a'), 'web/b': rec('web/b') } });
+    await lb.start();
+    await clock.advance(5000);
+    assert.equal(out.last!.stableForMs, 0);
+    source.put('web/c', rec('web/c'));
+    await clock.advance(0);
+    assert.equal(out.last!.stableForMs, 5000);
+
+    source.emit('disconnected', new Error('watch lost'), 100);
+    assert.equal(seen.disconnected.length, 1);
+    await clock.advance(200);
+    source.put('web/d', rec('web/d'));
+    await clock.advance(0);
+    assert.equal(out.last!.stableForMs, 200, 'a reconnect makes the view young again');
+
+    await clock.advance(100);
+    source.snapshot({ 'web/b': rec('web/b'), 'web/e': rec('web/e') }, 'compacted');
+    await clock.advance(0);
+    assert.deepEqual(seen.resynced.at(-1), ['compacted', 2, 4]);
+    assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['b', 'e'], 'records missing from the listing are gone');
+    assert.equal(out.last!.stableForMs, 0);
+    await lb.stop();
+  });
+
+  it('stop() stops the source and closes every output; nothing is applied after it', async () => {
+    const { clock, source, out, lb } = setup({ initial: { 'web/a': rec('web/a') } });
+    await lb.start();
+    await clock.advance(100);
+    await lb.stop();
+    assert.equal(source.stopped, true);
+    assert.deepEqual(out.calls, ['start', 'apply', 'close']);
+    source.put('web/b', rec('web/b'));
+    await clock.advance(1000);
+    assert.ok(lb.record('web/b'), 'the late change reached LbSync');
+    assert.deepEqual(out.calls, ['start', 'apply', 'close'], 'and was not applied');
+  });
+
+  describe('with health checks (scripted checker on the same fake clock)', () => {
+    /** Port 8001 passes, 8002 fails; each check takes 100 ms, so results come after the first apply. */
+    function withHealth(initial: Record<string, unknown>) {
+      const clock = new FakeClock();
+      const checker = new ScriptedChecker(clock, (port) => port !== 8002, 100);
+      const scheduler = new HealthScheduler({ clock, checkers: { http: checker, https: checker, tcp: checker } });
+      const t = setup({ clock, initial, health: { enabled: true, scheduler, defaults: { kind: 'tcp', intervalMs: 1000, timeoutMs: 500, jitter: 0 } } });
+      return { ...t, scheduler };
+    }
+
+    it('takes a failing endpoint out of the pool', async () => {
+      const { clock, out, lb, seen, scheduler } = withHealth({ 'web/ok': rec('web/ok', '127.0.0.1', 8001), 'web/bad': rec('web/bad', '127.0.0.1', 8002) });
+      await lb.start();
+      await clock.advance(0);
+      assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['bad', 'ok'], 'before any result every endpoint serves');
+      await clock.advance(10_000);
+      assert.deepEqual(members(out.last, 'web'), ['ok@127.0.0.1:8001']);
+      assert.ok(seen.health.some(([id, state]) => id === 'web/ok' && state === 'passing'));
+      assert.equal(out.last!.pools[0]!.endpoints.length, 2, 'the failing endpoint is still shown, just not routed to');
+      await lb.stop();
+      await scheduler.stop();
+    });
+
+    it('a health change that leaves the pool as it is causes no apply', async () => {
+      const { clock, out, lb, seen, scheduler } = withHealth({ 'solo/a': rec('solo/a', '127.0.0.1', 8001) });
+      await lb.start();
+      await clock.advance(0);
+      assert.equal(out.views.length, 1);
+      await clock.advance(5000);
+      assert.deepEqual(
+        seen.health.map(([id, state, , previous]) => `${id} ${previous}→${state}`),
+        ['solo/a unknown→passing'],
+        'LbSync saw the first passing check',
+      );
+      assert.equal(out.views.length, 1, 'the pool was [a] before and after: no apply');
+      await lb.stop();
+      await scheduler.stop();
+    });
+  });
+});
