@@ -3,8 +3,10 @@
  * the fleet's hosts in one process. Each host publishes its records through
  * beacon's own publishing code — its own etcd client (createEtcdClient, as
  * the sidekick builds it), its own LeasePublisher with its own lease and
- * keepalive — and the sampled hosts run the sidekick's node reconcile
- * (reconcileNodeRecords) at the sidekick's period, timing each pass.
+ * keepalive — and the sampled hosts run the sidekick's node reconcile as the
+ * sidekick does: the whole prefix once at start (reconcileNodeRecords), then
+ * at its period only what its own leases hold (reconcileLeaseRecords),
+ * timing each pass.
  *
  * Driven over IPC: `init` (publish everything, answer `ready`), `lose`
  * (stop one host's keepalive, as a host that dies), `replace` (the deploy on
@@ -12,7 +14,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient, LeasePublisher, recordId, type ServiceRecord } from '../registry/index.js';
-import { reconcileNodeRecords } from '../sidekicks/node-records.js';
+import { reconcileLeaseRecords, reconcileNodeRecords, type NodeReconcileResult } from '../sidekicks/node-records.js';
 import { deployInstance, nodeName, PREFIX, recordOf, recordsOf, serviceName, type FleetPorts, type FleetShape } from './scale-plan.js';
 
 export interface HostsInit {
@@ -32,6 +34,8 @@ export type HostsCommand = HostsInit | { type: 'lose'; host: number } | { type: 
 
 export interface ReconcileSample {
   host: number;
+  /** `listing`: the whole prefix (the start pass); `lease`: the host's own leases (every later pass). */
+  kind: 'listing' | 'lease';
   ms: number;
   /** CPU this worker spent during the pass (its other hosts' keepalives included: small at rest). */
   cpuMs: number;
@@ -54,6 +58,10 @@ interface Host {
   client: Etcd3;
   publisher: LeasePublisher;
   desired: Map<string, ServiceRecord>;
+  /** Whether the start pass (the whole prefix) ran; later passes ask the leases. */
+  listed: boolean;
+  /** Leases this host's publisher has had: a lost one may be revived by etcd and still hold records. */
+  leases: Set<string>;
   timer?: NodeJS.Timeout;
 }
 
@@ -87,7 +95,7 @@ async function startHost(h: number): Promise<void> {
   publisher.on('leaseLost', () => leasesLost++);
   publisher.on('retrying', () => retries++);
   const records = recordsOf(h, init.shape, init.ports);
-  const host: Host = { client, publisher, desired: new Map(records.map((r) => [recordId(r), r])) };
+  const host: Host = { client, publisher, desired: new Map(records.map((r) => [recordId(r), r])), listed: false, leases: new Set() };
   hosts.set(h, host);
   const done = published(publisher, records.length);
   for (const r of records) publisher.publish(r);
@@ -110,16 +118,21 @@ async function reconcileOnce(h: number): Promise<void> {
   if (!host) return;
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const result = await reconcileNodeRecords({
-    client: host.client,
-    prefix: PREFIX,
-    node: nodeName(h),
-    desired: host.desired,
-    stillWanted: (id) => host.publisher.has(id),
-    leaseId: await host.publisher.currentLeaseId(),
-  });
+  const leaseId = await host.publisher.currentLeaseId();
+  host.leases.add(leaseId);
+  const common = { client: host.client, prefix: PREFIX, desired: host.desired, stillWanted: (id: string) => host.publisher.has(id), leaseId };
+  const kind = host.listed ? 'lease' : 'listing';
+  let result: NodeReconcileResult;
+  if (host.listed) {
+    const byLease = await reconcileLeaseRecords({ ...common, earlierLeases: host.leases });
+    for (const id of byLease.expiredLeases) host.leases.delete(id);
+    result = byLease;
+  } else {
+    result = await reconcileNodeRecords({ ...common, node: nodeName(h) });
+    host.listed = true;
+  }
   const c = process.cpuUsage(c0);
-  reconciles.push({ host: h, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, rewrite: result.rewrite.length, deleted: result.deleted.length });
+  reconciles.push({ host: h, kind, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, rewrite: result.rewrite.length, deleted: result.deleted.length });
 }
 
 async function onInit(message: HostsInit): Promise<void> {

@@ -425,11 +425,13 @@ async function main() {
 
     /* reconcile samples and the workers' own load */
     const stats = await Promise.all(workers.map((w) => w.ask<HostsStats>({ type: 'stats' }, 'stats')));
+    // The start passes (whole prefix) ran while the fleet came up; these are the periodic ones.
     const passes: ReconcileSample[] = stats.flatMap((s) => s.reconciles);
     const reconcile = {
       sampledHosts: sample.size,
       everyS: reconcileMs / 1000,
       passes: passes.length,
+      kinds: [...new Set(passes.map((p) => p.kind))],
       failed: stats.reduce((s, x) => s + Object.values(x.reconcileErrors).reduce((a, b) => a + b, 0), 0),
       errors: Object.assign({}, ...stats.map((s) => s.reconcileErrors)) as Record<string, number>,
       msP50: r1(median(passes.map((p) => p.ms))),
@@ -437,7 +439,7 @@ async function main() {
       workerCpuMsP50: r1(median(passes.map((p) => p.cpuMs))),
       recordsInEtcd: totalRecords - perHost,
       // The fleet's load if every host ran it at this period (what a real fleet does).
-      fleetRangesPerS: r1(shape.hosts / (reconcileMs / 1000)),
+      fleetPassesPerS: r1(shape.hosts / (reconcileMs / 1000)),
     };
     const fleet = {
       workers: workers.length,
