@@ -202,7 +202,7 @@ function mapScale(j: any): RunResult {
       { key: 'sc.deploy.failed', figure: `scale: rolling deploy on ${j.deploy.hosts} hosts over ${j.deploy.overMs / 1000} s → failed keep-alive requests (of ${j.deploy.requests})`, target: '', value: j.deploy.failed, unit: '' },
       { key: 'sc.deploy.reloads', figure: 'scale: rolling deploy → nginx reloads', target: '', value: j.deploy.reloads, unit: '' },
       { key: 'sc.keepalives', figure: 'scale: steady etcd keepalives/s (all requests/s: see scale JSON)', target: '', value: j.steady.etcdKeepalivesPerS, unit: '/s' },
-      { key: 'sc.reconcile', figure: `scale: one sidekick node reconcile with ${j.reconcile.recordsInEtcd} records in etcd, p50`, target: '', value: j.reconcile.msP50, unit: 'ms' },
+      { key: 'sc.reconcile', figure: `scale: one sidekick periodic reconcile (${(j.reconcile.kinds ?? ['listing']).join('+')}) with ${j.reconcile.recordsInEtcd} records in etcd, p50`, target: '', value: j.reconcile.msP50, unit: 'ms' },
     ],
     distributions: [],
   };

@@ -289,7 +289,13 @@ async function main() {
     await nginx.start();
     cleanup.push(() => nginx.destroy());
     const listen: number[] = [];
-    for (let i = 0; i < shape.services; i++) listen.push(await freePort());
+    // Not a port a backend listens on (on 0.0.0.0, which would answer for 127.2.0.1 too), nor one taken twice.
+    const taken = new Set([ports.deployOld, ports.deployNew, ...ports.shared]);
+    while (listen.length < shape.services) {
+      const port = await freePort();
+      if (!taken.has(port)) listen.push(port);
+      taken.add(port);
+    }
     const cfg = join(dir, 'lbsync.yaml');
     writeFileSync(cfg, `upstreams:\n${listen.map((p, i) => `  ${serviceName(i)}:\n    servers: [{ listen: "${LISTEN_HOST}:${p}" }]\n`).join('')}`);
     const conf = join(nginx.confDir, 'conf.d', 'beacon.conf');
