@@ -11,7 +11,9 @@
  *       cost of that window shows.
  *   (b) 500 records put by 16 concurrent writers → reloads, and time until nginx runs a config with all 500
  *   (c) 10,000 endpoints in 500 services → one apply (render + nginx -t + rename + reload + confirm), lbsync RSS
- * Writes bench/results/lbsync.json. Run: node dist/bench/lbsync.js
+ * Each part runs in both nginx modes: reload (every change reloads) and
+ * dynamic (endpoint changes pushed into nginx's Lua balancer, no reload).
+ * Writes bench/results/lbsync.json. Run: node dist/bench/lbsync.js [latency|burst|scale] [reload|dynamic]
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -65,9 +67,14 @@ async function metric(port: number, name: string): Promise<number> {
   return text.split('\n').filter((l) => l.startsWith(name)).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
 }
 
-async function stack(dir: string) {
+type Mode = 'reload' | 'dynamic';
+
+/** An apply that made a change live: a reload, or (dynamic mode) a push. */
+const APPLIED = /^(reloaded nginx|pushed \d+ services? to nginx)/;
+
+async function stack(dir: string, mode: Mode) {
   const etcd = await new TestEtcd().start();
-  const nginx = new TestNginx();
+  const nginx = new TestNginx({ lua: mode === 'dynamic' });
   nginx.writeConf('beacon.conf', '# empty\n');
   await nginx.start();
   const client = etcd.client();
@@ -77,7 +84,7 @@ async function stack(dir: string) {
     const log = join(dir, `${name}.log`);
     rmSync(log, { force: true });
     const proc = startBeacon(
-      ['lbsync', '--etcd', etcd.url, '--nginx-conf', conf, '--nginx-test', nginx.command('-t'), '--nginx-reload', nginx.command('-s', 'reload'), ...extra],
+      ['lbsync', '--etcd', etcd.url, '--nginx-conf', conf, '--nginx-test', nginx.command('-t'), '--nginx-reload', nginx.command('-s', 'reload'), '--nginx-mode', mode, ...extra],
       log,
       { BEACON_LOG_LEVEL: 'debug' },
     );
@@ -93,8 +100,8 @@ async function stack(dir: string) {
   return { etcd, nginx, client, conf, lbsync, stop };
 }
 
-async function latency(dir: string, samples: number, gapMs: number) {
-  const s = await stack(dir);
+async function latency(dir: string, samples: number, gapMs: number, mode: Mode) {
+  const s = await stack(dir, mode);
   const backends = await startBackends(samples);
   try {
     const port = await freePort();
@@ -118,21 +125,23 @@ async function latency(dir: string, samples: number, gapMs: number) {
     }
     times.sort((a, b) => a - b);
     const reloads = logLines(log).filter((l) => /^reloaded nginx/.test(l.msg)).length;
-    return { samples, gapMs, p50Ms: round(percentile(times, 50)), p95Ms: round(percentile(times, 95)), maxMs: round(times[times.length - 1]!), reloads };
+    return { mode, samples, gapMs, p50Ms: round(percentile(times, 50)), p95Ms: round(percentile(times, 95)), maxMs: round(times[times.length - 1]!), reloads };
   } finally {
     backends.stop();
     await s.stop();
   }
 }
 
-async function burst(dir: string, records: number, writers: number) {
-  const s = await stack(dir);
+async function burst(dir: string, records: number, writers: number, mode: Mode) {
+  const s = await stack(dir, mode);
   const backends = await startBackends(records);
   try {
     const metricsPort = await freePort();
     const port = await freePort();
     const cfg = join(dir, 'burst.yaml');
-    writeFileSync(cfg, `upstreams:\n  burst:\n    servers: [{ listen: "127.0.0.1:${port}" }]\n`);
+    // `services` makes the upstream exist before the burst: the burst is endpoint
+    // changes of an existing service (what dynamic mode pushes without reloads).
+    writeFileSync(cfg, `services: [burst]\nupstreams:\n  burst:\n    servers: [{ listen: "127.0.0.1:${port}" }]\n`);
     const { log } = s.lbsync(['--metrics-port', String(metricsPort), '--config', cfg], 'burst');
     await waitFor(() => logLines(log).some((l) => /^started lbsync/.test(l.msg)), 20_000, 'lbsync start');
     await waitFor(() => metric(metricsPort, 'beacon_lbsync_applies_total').then((n) => n >= 1), 20_000, 'first apply');
@@ -149,7 +158,7 @@ async function burst(dir: string, records: number, writers: number) {
     );
     const putMs = performance.now() - t0p;
     const lastPutAt = Date.now();
-    const full = await waitFor(() => logLines(log).find((l) => new RegExp(`^reloaded nginx \\(\\d+ upstreams?, ${records} servers`).test(l.msg)), 20_000, `a reload with all ${records}`);
+    const full = await waitFor(() => logLines(log).find((l) => APPLIED.test(l.msg) && new RegExp(`\\(\\d+ upstreams?, ${records} servers`).test(l.msg)), 20_000, `an apply with all ${records}`);
     const untilAllMs = Date.parse(full.time!) - t0;
     await delay(2000);
     const reloads = (await metric(metricsPort, 'beacon_lbsync_reloads_total')) - before;
@@ -157,15 +166,15 @@ async function burst(dir: string, records: number, writers: number) {
     const seen = new Set<string>();
     for (let i = 0; i < records * 2 && seen.size < records; i++) seen.add(await fetchFresh(port, '/b').catch(() => ''));
     // lbsync's own share: from the last write acknowledged to nginx running all of them.
-    return { records, writers, putMs: round(putMs), reloads, untilAllMs, afterLastPutMs: Date.parse(full.time!) - lastPutAt, answering: seen.size };
+    return { mode, records, writers, putMs: round(putMs), reloads, untilAllMs, afterLastPutMs: Date.parse(full.time!) - lastPutAt, answering: seen.size };
   } finally {
     backends.stop();
     await s.stop();
   }
 }
 
-async function scale(dir: string, services: number, perService: number, health: 'on' | 'off') {
-  const s = await stack(dir);
+async function scale(dir: string, services: number, perService: number, health: 'on' | 'off', mode: Mode) {
+  const s = await stack(dir, mode);
   const backends = await startBackends(perService);
   try {
     const ops = [];
@@ -179,16 +188,16 @@ async function scale(dir: string, services: number, perService: number, health: 
       await txn.commit();
     }
     const { proc, log } = s.lbsync(['--health', health], `scale-health-${health}`);
-    const first = await waitFor(() => logLines(log).find((l) => /^reloaded nginx/.test(l.msg)), 60_000, 'first apply of 10k');
+    const first = await waitFor(() => logLines(log).find((l) => APPLIED.test(l.msg)), 60_000, 'first apply of 10k');
     await delay(10_000); // let the first 10k health results land (and any re-apply they cause)
     const applies: number[] = [];
     const details: string[] = [];
     for (let i = 0; i < 6; i++) {
-      const count = logLines(log).filter((l) => /^reloaded nginx/.test(l.msg)).length;
+      const count = logLines(log).filter((l) => APPLIED.test(l.msg)).length;
       // Alternately remove and restore one endpoint: each is a real change of the rendered config.
       if (i % 2 === 0) await s.client.delete().key(`/services/s${i}/e0`);
       else await s.client.put(`/services/s${i - 1}/e0`).value(JSON.stringify({ service: `s${i - 1}`, instance: 'e0', host: '127.0.0.1', port: backends.ports[0] }));
-      const line = await waitFor(() => logLines(log).filter((l) => /^reloaded nginx/.test(l.msg))[count], 30_000, 'apply of one change at 10k');
+      const line = await waitFor(() => logLines(log).filter((l) => APPLIED.test(l.msg))[count], 30_000, 'apply of one change at 10k');
       applies.push(line.latencyMs ?? NaN);
       details.push(line.msg);
       await delay(1000);
@@ -196,7 +205,7 @@ async function scale(dir: string, services: number, perService: number, health: 
     await delay(2000);
     const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))![1]) / 1024;
     applies.sort((a, b) => a - b);
-    return { health, endpoints: services * perService, services, firstApplyMs: first.latencyMs, applyMedianMs: round((applies[2]! + applies[3]!) / 2), applyMs: applies.map(round), sample: details[2], rssMb: round(rssMb) };
+    return { mode, health, endpoints: services * perService, services, firstApplyMs: first.latencyMs, applyMedianMs: round((applies[2]! + applies[3]!) / 2), applyMs: applies.map(round), sample: details[2], rssMb: round(rssMb) };
   } finally {
     backends.stop();
     await s.stop();
@@ -210,14 +219,23 @@ function round(n: number): number {
 const dir = join(ROOT, '.beacon', 'bench-lbsync');
 mkdirSync(dir, { recursive: true });
 const only = process.argv[2];
+const modes: Mode[] = process.argv[3] === 'reload' || process.argv[3] === 'dynamic' ? [process.argv[3]] : ['reload', 'dynamic'];
+async function part(mode: Mode) {
+  return {
+    latency: !only || only === 'latency' ? await latency(dir, 100, 250, mode) : undefined,
+    latencyRapid: !only || only === 'latency' ? await latency(dir, 100, 60, mode) : undefined,
+    burst: !only || only === 'burst' ? await burst(dir, 500, 16, mode) : undefined,
+    scale: !only || only === 'scale' ? await scale(dir, 500, 20, 'on', mode) : undefined,
+    scaleHealthOff: !only || only === 'scale' ? await scale(dir, 500, 20, 'off', mode) : undefined,
+  };
+}
+const byMode: Partial<Record<Mode, Awaited<ReturnType<typeof part>>>> = {};
+for (const mode of modes) byMode[mode] = await part(mode);
 const result = {
   when: new Date().toISOString(),
-  latency: !only || only === 'latency' ? await latency(dir, 100, 250) : undefined,
-  latencyRapid: !only || only === 'latency' ? await latency(dir, 100, 60) : undefined,
-  burst: !only || only === 'burst' ? await burst(dir, 500, 16) : undefined,
-  scale: !only || only === 'scale' ? await scale(dir, 500, 20, 'on') : undefined,
-  scaleHealthOff: !only || only === 'scale' ? await scale(dir, 500, 20, 'off') : undefined,
-  targets: { latencyP50Ms: 30, burstReloads: 3, burstUntilAllMs: 300, scaleApplyMs: 500, scaleRssMb: 200 },
+  ...byMode.reload,
+  dynamic: byMode.dynamic,
+  targets: { latencyP50Ms: 30, burstReloads: 3, burstUntilAllMs: 300, scaleApplyMs: 500, scaleRssMb: 200, dynamicLatencyP50Ms: 5, dynamicBurstReloads: 0, dynamicBurstAfterLastPutMs: 50, dynamicScaleApplyMs: 50 },
 };
 console.log(JSON.stringify(result, null, 2));
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });

@@ -208,6 +208,33 @@ function mapScale(j: any): RunResult {
   };
 }
 
+/** Start-up (bench/startup.ts): medians the bench took itself over its own runs. */
+function mapStartup(j: any): RunResult {
+  const m = j.medianMs;
+  const runs = `median of ${j.runs}`;
+  return {
+    metrics: [
+      { key: 'st.version', figure: `start-up: beacon --version, exec → exit (${runs})`, target: '≤ 100 ms', value: m.version, unit: 'ms', meets: le(100) },
+      { key: 'st.discover', figure: `start-up: beacon discover web, exec → exit (${runs})`, target: '≤ 250 ms', value: m.discover, unit: 'ms', meets: le(250) },
+      { key: 'st.lbsync', figure: `start-up: beacon lbsync exec → first correct render, ${j.records} records (${runs})`, target: '≤ 500 ms', value: m.lbsync, unit: 'ms', meets: le(500) },
+    ],
+    distributions: [],
+  };
+}
+
+/** Burst (bench/burst.ts): N containers started at once; medians the bench took itself over its own runs. */
+function mapBurst(j: any): RunResult {
+  const runs = `median of ${j.runs.length}`;
+  return {
+    metrics: [
+      { key: 'bu.after', figure: `burst: ${j.containers} containers started at once → all served via nginx, after the last start (${runs})`, target: '≤ 1000 ms', value: j.median.afterLastStartMs, unit: 'ms', meets: le(1000) },
+      { key: 'bu.reloads', figure: `burst: ${j.containers} containers → nginx reloads, reload mode, health checks on (${runs})`, target: '≤ 3', value: j.median.reloads, unit: '', meets: le(3) },
+      { key: 'bu.failing', figure: `burst: endpoints ever marked failing (most in a run)`, target: '0', value: Math.max(...j.runs.map((r: any) => r.markedFailing)), unit: '', meets: (v) => v === 0 },
+    ],
+    distributions: [],
+  };
+}
+
 /* --------------------------------------------------------------- the plan */
 
 const { values: flags } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean', default: false }, 'from-runs': { type: 'boolean', default: false } } });
@@ -295,6 +322,26 @@ const BENCHES: BenchSpec[] = [
     output: (i) => join(RUNS_DIR, `scale-${i}.json`),
     timeoutMs: 10 * 60_000,
     map: mapScale,
+  },
+  {
+    name: 'startup',
+    script: 'startup.js',
+    runs: 1,
+    args: () => ['--runs', quick ? '5' : '9'],
+    settings: quick ? '1 run of 5 samples each, after a warm-up (quick)' : '1 run of 9 samples each, after a warm-up',
+    output: () => 'stdout',
+    timeoutMs: 3 * 60_000,
+    map: mapStartup,
+  },
+  {
+    name: 'burst',
+    script: 'burst.js',
+    runs: 1,
+    args: () => ['--containers', '50', '--runs', quick ? '1' : '3'],
+    settings: quick ? '1 run of 50 containers (quick)' : '3 runs of 50 containers, each with a fresh etcd, nginx, sidekick and lbsync',
+    output: () => 'stdout',
+    timeoutMs: 6 * 60_000,
+    map: mapBurst,
   },
 ];
 

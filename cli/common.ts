@@ -10,10 +10,10 @@ import {
   type DurationBounds,
   type EtcdConnection,
 } from '../registry/index.js';
+import { EXIT } from './exit-codes.js';
 import { createLogger, LOG_LEVELS, type Logger } from './logger.js';
 
-/** Exit codes shared by every subcommand. */
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+export { EXIT } from './exit-codes.js';
 
 /** Bad usage: a flag or argument that breaks a rule. Exits with 2. */
 export class UsageError extends BeaconError {
@@ -41,9 +41,11 @@ const HOUR = 60 * MINUTE;
  * daemon can honour and what is sane. Any other duration flag is capped at
  * Node's timer limit (MAX_TIMER_MS), past which timers fire at once.
  */
-export const DURATION_FLAGS: Readonly<Record<string, DurationBounds>> = {
+const DURATION_FLAGS: Readonly<Record<string, DurationBounds>> = {
   '--ttl': { min: 1000, max: 24 * HOUR, step: { ms: 1000, why: 'etcd leases count in whole seconds' } },
   '--resync': { min: 1000, max: 24 * HOUR },
+  '--flap-window': { min: 1000, max: 24 * HOUR },
+  '--flap-hold': { max: 24 * HOUR },
   '--confirm-timeout': { min: 100, max: 10 * MINUTE },
   '--timeout': { min: 1, max: 10 * MINUTE },
   // As a record's check.interval / check.timeout.
@@ -150,6 +152,22 @@ export function etcdContext(opts: EtcdOptions, name: string) {
   const prefix = normalisePrefix(opts.prefix);
   const client = createEtcdClient(etcdConnection(opts));
   return { log, prefix, client };
+}
+
+/**
+ * Resolves when whoever reads stdout has gone (`beacon discover --watch |
+ * head`): a reader that has seen enough is no failure, so the command can end
+ * quietly with 0, as C tools do on SIGPIPE. Calling it is what keeps the
+ * EPIPE from becoming an unhandled 'error' with a stack trace; any other
+ * stdout error still is one.
+ */
+export function stdoutClosed(): Promise<void> {
+  return new Promise((resolve) => {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      resolve();
+    });
+  });
 }
 
 /**

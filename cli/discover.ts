@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { discover, ServiceWatch, validateServiceName, type ServiceRecord } from '../registry/index.js';
-import { etcdContext, runCommand, withEtcdOptions, type EtcdOptions } from './common.js';
+import { etcdContext, runCommand, stdoutClosed, withEtcdOptions, type EtcdOptions } from './common.js';
 import { formatAge, renderTable } from './table.js';
 
 interface DiscoverOptions extends EtcdOptions {
@@ -26,7 +26,12 @@ Examples:
   withEtcdOptions(cmd).action((service: string, opts: DiscoverOptions) => {
     validateServiceName(service, 'SERVICE');
     const { log, prefix, client } = etcdContext(opts, 'discover');
-    const print = (records: ServiceRecord[]) => process.stdout.write(opts.json ? formatJson(records, !!opts.watch) : formatTable(records));
+    const readerGone = stdoutClosed();
+    let reading = true;
+    void readerGone.then(() => (reading = false));
+    const print = (records: ServiceRecord[]) => {
+      if (reading) process.stdout.write(opts.json ? formatJson(records, !!opts.watch) : formatTable(records));
+    };
     return runCommand(async () => {
       if (!opts.watch) {
         const { records, problems } = await discover({ client, prefix }, service);
@@ -39,13 +44,15 @@ Examples:
       watch.on('problem', (p) => log.warn({ key: p.key, reason: p.reason }, `skipped ${p.key}: ${p.reason}`));
       watch.on('disconnected', (err) => log.warn({ err: err.message }, 'lost the etcd watch; reconnecting'));
       watch.on('update', (records) => {
-        if (!opts.json) process.stdout.write(`--- ${new Date().toISOString()} ${service}: ${records.length} endpoint(s)\n`);
+        if (!opts.json && reading) process.stdout.write(`--- ${new Date().toISOString()} ${service}: ${records.length} endpoint(s)\n`);
         print(records);
       });
       await watch.start();
+      // Until interrupted, or until the reader has seen enough (`| head`).
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
+        void readerGone.then(resolve);
       });
       await watch.stop();
       client.close();

@@ -1,23 +1,22 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { resolve } from 'node:path';
 import { parseDuration, validateServiceName } from '../registry/index.js';
 import type { HealthSpec } from '../health/index.js';
-import {
-  allowedNetworks,
-  LbSync,
-  LbsyncMetrics,
-  loadConfig,
-  NginxOutput,
-  NginxReloadError,
-  NginxValidationError,
-  MAIN_PLACEHOLDER,
-  parseWait,
-  splitCommand,
-  type LbsyncFileConfig,
-  type ReloadVia,
-} from '../lbsync/index.js';
-import { createElbv2Output, parseElbv2Options, withElbv2Options, type Elbv2Flags, type Elbv2Output } from '../lbsync/elbv2/index.js';
+// lbsync's modules one by one rather than through lbsync/index.js: the barrel
+// also loads prom-client (metrics), and elbv2/index.js the AWS SDK. Those, and
+// dockerode, load only when the flags that use them are given.
+import { parseWait } from '../lbsync/coalescer.js';
+import { loadConfig, type LbsyncFileConfig } from '../lbsync/config.js';
+import { NginxReloadError, NginxValidationError } from '../lbsync/errors.js';
+import { LbSync } from '../lbsync/lbsync.js';
+import { allowedNetworks } from '../lbsync/model.js';
+import { NginxOutput, type ReloadVia } from '../lbsync/nginx-output.js';
+import { splitCommand } from '../lbsync/nginx/command.js';
+import { MAIN_PLACEHOLDER } from '../lbsync/nginx/nginx-argv.js';
+import type { Elbv2Output } from '../lbsync/elbv2/elbv2-output.js';
+import { withElbv2Options } from '../lbsync/elbv2/flags.js';
+import { parseElbv2Options, type Elbv2Flags } from '../lbsync/elbv2/options.js';
 import type { Output } from '../lbsync/output.js';
 import { DEFAULT_STATUS_PORT, feedStatus, StatusModel, StatusServer } from '../lbsync/status/index.js';
 import { isFatal, untilStop } from './daemon-signals.js';
@@ -34,6 +33,7 @@ interface LbsyncFlags extends EtcdOptions, Elbv2Flags, MetricsOptions {
   nginxReload: string;
   nginxPid?: string;
   nginxContainer?: string;
+  nginxMode: 'reload' | 'dynamic';
   services?: string[];
   wait: string;
   health: 'on' | 'off';
@@ -50,6 +50,10 @@ interface LbsyncFlags extends EtcdOptions, Elbv2Flags, MetricsOptions {
   dryRun?: boolean;
 }
 
+const modeArg = (value: string): 'reload' | 'dynamic' => {
+  if (value !== 'reload' && value !== 'dynamic') throw new InvalidArgumentError('--nginx-mode must be dynamic or reload');
+  return value;
+};
 const list = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
 const int = (flag: string, min: number, max: number) => (value: string): number => {
   const n = Number(value);
@@ -68,6 +72,7 @@ export function lbsyncCommand(): Command {
     .option('--nginx-main-conf <file>', "nginx's main config (the root of the include chain); default: from -p/-c in --nginx-test, else nginx -V, else what nginx -t prints")
     .option('--nginx-reload <cmd>', 'command that reloads nginx', 'nginx -s reload')
     .option('--nginx-pid <file>', 'reload by SIGHUP to the pid in FILE instead of running --nginx-reload')
+    .option('--nginx-mode <mode>', 'dynamic: endpoint changes go into nginx\'s Lua balancer with no reload (needs libnginx-mod-http-lua), only structure reloads; reload: every change reloads nginx', modeArg, 'reload')
     .option('--nginx-container <name>', 'reload by SIGHUP to an nginx container through the Docker API (DOCKER_HOST or /var/run/docker.sock)')
     .option('--services <list>', 'only these services, comma-separated (default: all)', list)
     .option('--wait <min:max>', 'coalescing: a lone change applies at once; a burst waits until MIN passes quietly, never more than MAX', '50ms:1s')
@@ -98,12 +103,21 @@ nginx reloaded with the file on disk). Failures that can pass (nginx stopped, a
 failed reload, a read-only or full disk) are retried with backoff (250ms up to
 5s) until they succeed, with no new change needed.
 
+nginx modes:
+  reload   (default) every change is a new config: tested, swapped, reloaded
+  dynamic  endpoint changes of existing services are pushed into a Lua balancer
+           in nginx (unix socket beside the config, a secret, read-back
+           confirmation), no reload; a new/removed service or changed options
+           reload. Needs libnginx-mod-http-lua loaded by nginx. least_conn,
+           ip_hash, hash, DNS-name hosts and backup servers stay on reloads.
+
 Examples:
   $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf
   $ beacon lbsync --nginx-edit /etc/nginx/nginx.conf --services web,api --wait 100ms:2s
   $ beacon lbsync --nginx-conf /srv/nginx/conf/beacon.conf \\
       --nginx-test 'nginx -p /srv/nginx -c conf/nginx.conf -t' \\
       --nginx-reload 'nginx -p /srv/nginx -c conf/nginx.conf -s reload'
+  $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf --nginx-mode dynamic
   $ beacon lbsync --nginx-conf /srv/nginx/conf/beacon.conf --nginx-test 'nginx -t -q -p /srv/nginx -c conf/nginx.conf'
   $ beacon lbsync --nginx-conf /etc/nginx/conf.d/beacon.conf --nginx-container edge-nginx \\
       --nginx-test 'docker exec edge-nginx nginx -t -c {main}' --nginx-main-conf /etc/nginx/nginx.conf
@@ -132,7 +146,13 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
     const merged = mergeConfig(cmd, flags, file);
     const { log, prefix, client } = etcdContext(merged, 'lbsync');
     return runCommand(async () => {
-      const settings = settle(merged, file);
+      const settings = settle(merged, file, merged.nginxContainer ? new (await import('dockerode')).default() : undefined);
+      if (settings.output) {
+        settings.output.onRepush = (result) => {
+          if (result instanceof Error) logRejection(log, 'nginx', result);
+          else log.info({ output: 'nginx', nginxVersion: result.nginxVersion }, `re-applied by itself (nginx restarted, or a failed apply retried): ${result.detail}`);
+        };
+      }
       const outputs: Output[] = [];
       const nginx = settings.output ? new NginxOutput(settings.output) : undefined;
       if (nginx) outputs.push(nginx);
@@ -140,6 +160,7 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
       let elbv2: Elbv2Output | undefined;
       if (elbv2Options) {
         // --once makes one pass and exits: campaigning first would usually leave it a standby.
+        const { createElbv2Output } = await import('../lbsync/elbv2/create.js');
         elbv2 = createElbv2Output(elbv2Options, merged.once ? {} : { etcd: client });
         logElbv2(elbv2, log);
         outputs.push(elbv2);
@@ -158,6 +179,8 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
       logEvents(daemon, log);
       if (merged.dryRun || merged.once) {
         const results = await daemon.runOnce(merged.dryRun ? 'preview' : 'apply');
+        // Closing flushes what an output still has pending (dynamic mode writes its file after a push).
+        for (const output of outputs) await output.close().catch(() => undefined);
         client.close();
         let failed = false;
         for (const r of results) {
@@ -173,9 +196,12 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
         }
         return failed ? EXIT.failure : EXIT.ok;
       }
-      const metrics = new LbsyncMetrics(daemon);
-      if (elbv2) metrics.observeElbv2(elbv2);
-      const server = merged.metricsPort ? await serveMetrics(metrics.registry, merged.metricsPort, merged.metricsHost) : undefined;
+      let server: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+      if (merged.metricsPort) {
+        const metrics = new (await import('../lbsync/metrics.js')).LbsyncMetrics(daemon);
+        if (elbv2) metrics.observeElbv2(elbv2);
+        server = await serveMetrics(metrics.registry, merged.metricsPort, merged.metricsHost);
+      }
       let status: StatusServer | undefined;
       if (merged.statusPort) {
         const model = new StatusModel({
@@ -198,6 +224,7 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
         { mode: settings.output?.mode, file: settings.output?.file, mainConf: layout?.mainConf, mainConfFrom: layout?.source, elbv2: !!elbv2Options, wait: merged.wait, health: merged.health },
         `started lbsync for ${targets}`,
       );
+      if (settings.output) log.info({ nginxMode: merged.nginxMode }, nginxModeLine(merged.nginxMode, file.nginxMode !== undefined && cmd.getOptionValueSource('nginxMode') === 'default' ? 'config' : cmd.getOptionValueSource('nginxMode')));
       const reason = await stopping;
       log.info({ reason }, `stopping lbsync on ${reason}`);
       await daemon.stop();
@@ -208,6 +235,17 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
     }, log);
   });
   return cmd;
+}
+
+/** The start-up line that says which nginx mode runs, and why. */
+function nginxModeLine(mode: 'reload' | 'dynamic', source: string | undefined): string {
+  const why =
+    source === 'default' || source === undefined
+      ? 'the default; --nginx-mode dynamic needs libnginx-mod-http-lua'
+      : `asked for by ${source === 'cli' ? '--nginx-mode' : source === 'config' ? 'the config file (nginx-mode)' : source}`;
+  return mode === 'dynamic'
+    ? `running nginx in dynamic mode (${why}): nginx loads the Lua module; endpoint changes are pushed without a reload, structure changes reload`
+    : `running nginx in reload mode (${why}): every change is tested and reloads nginx`;
 }
 
 /** Flags given on the command line or in the environment win; the config file fills in the rest. */
@@ -229,7 +267,7 @@ interface Settings {
 }
 
 /** Checks the combination of flags and builds the output and daemon settings. */
-function settle(flags: LbsyncFlags, file: LbsyncFileConfig): Settings {
+function settle(flags: LbsyncFlags, file: LbsyncFileConfig, docker: Docker | undefined): Settings {
   if (flags.nginxConf && flags.nginxEdit) throw new UsageError('give at most one of --nginx-conf FILE (owned file) and --nginx-edit FILE (edit in place)');
   if (flags.nginxPid && flags.nginxContainer) throw new UsageError('give at most one of --nginx-pid and --nginx-container');
   for (const s of flags.services ?? []) validateServiceName(s, '--services');
@@ -241,7 +279,7 @@ function settle(flags: LbsyncFlags, file: LbsyncFileConfig): Settings {
   }
   const testArgv = splitCommand(flags.nginxTest, '--nginx-test');
   let reload: ReloadVia;
-  if (flags.nginxContainer) reload = { kind: 'container', name: flags.nginxContainer, docker: new Docker() };
+  if (flags.nginxContainer && docker) reload = { kind: 'container', name: flags.nginxContainer, docker };
   else if (flags.nginxPid) reload = { kind: 'pid', pidFile: resolve(flags.nginxPid) };
   else reload = { kind: 'command', argv: splitCommand(flags.nginxReload, '--nginx-reload') };
   const defaults: Partial<HealthSpec> = {};
@@ -261,6 +299,7 @@ function settle(flags: LbsyncFlags, file: LbsyncFileConfig): Settings {
       render: { upstreams: file.upstreams ?? {} },
       ...(flags.services ? { services: flags.services } : {}),
       confirmTimeoutMs: flags.confirmTimeout,
+      nginxMode: flags.nginxMode,
     },
     health: flags.health === 'off' ? { enabled: false } : { enabled: true, defaults, perService: file.healthOverrides ?? {} },
   };

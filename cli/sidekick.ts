@@ -111,8 +111,8 @@ function dockerCommand(): Command {
     .addOption(new Option('--label-filter <key=value>', 'only containers with this label (repeatable; all must match)').argParser(collect).default([]))
     .addOption(new Option('--resync <duration>', 'period of the full reconcile of Docker and etcd').argParser(durationArg('--resync')).default(60_000, '60s'))
     .addOption(new Option('--flap-restarts <n>', 'a container started more than N times within --flap-window is held back (0: never)').argParser(countArg('--flap-restarts')).default(3))
-    .addOption(new Option('--flap-window <duration>', 'the window --flap-restarts counts starts in').argParser(durationArg('--flap-window')).default(60_000, '60s'))
-    .addOption(new Option('--flap-hold <duration>', 'how long a held-back container must stay up before it is published again').argParser(durationArg('--flap-hold')).default(10_000, '10s'))
+    .addOption(new Option('--flap-window <duration>', 'the window --flap-restarts counts starts in').argParser(durationArg('--flap-window', { min: 1000, max: 24 * 3_600_000 })).default(60_000, '60s'))
+    .addOption(new Option('--flap-hold <duration>', 'how long a held-back container must stay up before it is published again').argParser(durationArg('--flap-hold', { min: 1000, max: 3_600_000 })).default(10_000, '10s'))
     .addHelpText(
       'after',
       `
@@ -231,6 +231,7 @@ Examples (the seeds' fleet sidekicks, as ExecStart= of a unit with BindsTo=web@%
     announcer.on('state', (state, reason) => log.debug({ state, reason }, `${state}: ${reason}`));
     announcer.on('disconnected', (peer, err, retryInMs) => log.warn({ peer, err: err.message, retryInMs }, `lost ${peer}: ${err.message}; retrying in ${retryInMs}ms`));
     announcer.on('reconnected', (peer) => log.info({ peer }, `reconnected to ${peer}`));
+    logDenials(log, announcer, node);
     return runCommand(async () => {
       log.info({ ...fields(record), container: opts.container, layout: opts.layout }, `started announcing ${record.service}/${record.instance}${opts.container ? ` while ${opts.container} runs` : ''}`);
       const signal = await runUntilStop(log, () => announcer.start(), (revoke) => announcer.stop({ revoke }), !opts.keepOnExit);
@@ -272,14 +273,20 @@ function logSidekick(log: Logger, sidekick: DockerSidekick, node: string): void 
       `held back container ${facts.name}: started ${starts} times in the flap window; publishing it once it has stayed up ${Math.round(holdMs / 100) / 10}s`,
     ),
   );
-  sidekick.on('denied', (err, forMs) =>
+  logDenials(log, sidekick, node);
+  sidekick.on('problem', (what, err) => log.warn({ err: err.message, node }, `failed to ${what}: ${err.message}; will retry`));
+}
+
+/** Either sidekick: etcd refusing its writes is an error said plainly, and again while it lasts. */
+function logDenials(log: Logger, emitter: Announcer | DockerSidekick, node: string): void {
+  // Both emit the same denied/allowed events; TypeScript cannot call .on on the union of their emitters.
+  (emitter as Announcer).on('denied', (err, forMs) =>
     log.error(
       { err: err.message, node, deniedForS: Math.round(forMs / 1000) },
       `denied by etcd: this sidekick's etcd user may not write under the prefix (${err.message}); nothing is published until its role may (etcdctl role grant-permission ROLE --prefix=true readwrite PREFIX/); still retrying`,
     ),
   );
-  sidekick.on('allowed', () => log.info({ node }, 'resumed writing: etcd accepts this sidekick\'s writes again'));
-  sidekick.on('problem', (what, err) => log.warn({ err: err.message, node }, `failed to ${what}: ${err.message}; will retry`));
+  (emitter as Announcer).on('allowed', () => log.info({ node }, "resumed writing: etcd accepts this sidekick's writes again"));
 }
 
 function round(ms: number | undefined): number | undefined {

@@ -97,6 +97,8 @@ Examples:
           process.stdout.write(`${JSON.stringify({ source: url.toString(), generatedAt: doc.generatedAt, healthChecks: doc.healthChecks, services: rows, down }, null, 2)}\n`);
         } else {
           process.stdout.write(statusTable(doc, rows));
+          // Dynamic nginx mode: the version nginx confirmed holding, read back after lbsync's last push.
+          if (doc.nginx?.dynamicVersion !== undefined) process.stdout.write(`\nnginx (dynamic mode) confirmed endpoint-set version ${doc.nginx.dynamicVersion}\n`);
           if (down.length) process.stdout.write(`\n${plural(down.length, 'service')} with no passing endpoint: ${down.join(', ')}\n`);
         }
         return down.length ? EXIT.failure : EXIT.ok;

@@ -17,6 +17,8 @@
 #   BEACON_NGINX_WORKERS    worker_processes (default auto)
 #   BEACON_NGINX_ACCESS_LOG on: access log to stdout (default off)
 #   BEACON_NGINX_LOG_LEVEL  error_log level, to stderr (default warn)
+#   BEACON_NGINX_MODE       dynamic (default when nginx's Lua module is installed) or reload;
+#                           a --nginx-mode flag wins
 #
 # Server blocks (listen 8080, location / → upstream) come from lbsync's config
 # (upstreams.<service>.servers), so they appear together with their upstream;
@@ -31,6 +33,15 @@ PREFIX=${BEACON_NGINX_PREFIX:-/var/lib/beacon/nginx}
 MAIN=$PREFIX/conf/nginx.conf
 OWNED=$PREFIX/conf/beacon.conf
 MARK='# Written by the beacon/lbsync entrypoint'
+LUA_MODULE=/usr/lib/nginx/modules/ngx_http_lua_module.so
+if [ -f "$LUA_MODULE" ]; then
+  mode=${BEACON_NGINX_MODE:-dynamic}
+  load_modules="load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module $LUA_MODULE;"
+else
+  mode=${BEACON_NGINX_MODE:-reload}
+  load_modules="# no Lua module (libnginx-mod-http-lua): lbsync runs in reload mode"
+fi
 NGINX="nginx -e stderr -p $PREFIX -c $MAIN"
 
 mkdir -p "$PREFIX/conf/conf.d" "$PREFIX/logs" "$PREFIX/tmp"
@@ -39,6 +50,7 @@ if [ ! -e "$MAIN" ] || head -n 1 "$MAIN" | grep -q "^$MARK"; then
   [ "${BEACON_NGINX_ACCESS_LOG:-off}" = on ] && access_log=/dev/stdout
   cat >"$MAIN" <<EOF
 $MARK at every start; mount your own file here to keep it.
+$load_modules
 worker_processes ${BEACON_NGINX_WORKERS:-auto};
 pid $PREFIX/logs/nginx.pid;
 error_log stderr ${BEACON_NGINX_LOG_LEVEL:-warn};
@@ -73,4 +85,5 @@ config=${BEACON_LBSYNC_CONFIG:-/etc/beacon/lbsync.yaml}
 if ! has --config "$@" && [ -f "$config" ]; then set -- --config "$config" "$@"; fi
 if ! has --metrics-port "$@" && [ -n "${BEACON_METRICS_PORT:-}" ]; then set -- --metrics-port "$BEACON_METRICS_PORT" "$@"; fi
 if ! has --nginx-edit "$@"; then set -- --nginx-conf "$OWNED" "$@"; fi
+if ! has --nginx-mode "$@"; then set -- --nginx-mode "$mode" "$@"; fi
 exec $BEACON lbsync --nginx-test "$NGINX -t" --nginx-reload "$NGINX -s reload" "$@"

@@ -34,12 +34,16 @@ RUN node dist/cli/main.js --version \
 
 # --- stage 2: the runtime image, with nginx
 FROM ${BASE}
-# Debian's nginx-light (1.22 on bookworm) unless the base already has an nginx.
+# Debian's nginx-light (1.22 on bookworm) and its Lua module unless the base
+# already has an nginx. The Lua module (libnginx-mod-http-lua, with LuaJIT and
+# lua-resty-core) is what lets lbsync push endpoint changes without reloads
+# (--nginx-mode dynamic, the entrypoint's default when the module is there).
 # nginx runs as uid 1000 under its own prefix, which lbsync may write: the main
-# config, its beacon.conf and the shadow copies it tests candidates with.
+# config, its beacon.conf, the shadow copies it tests candidates with, and the
+# dynamic mode's Lua file, secret and control socket.
 RUN command -v nginx >/dev/null 2>&1 \
  || (apt-get update \
-     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light \
+     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light libnginx-mod-http-lua \
      && rm -rf /var/lib/apt/lists/*) \
  && mkdir -p /var/lib/beacon/nginx/conf/conf.d /var/lib/beacon/nginx/logs /var/lib/beacon/nginx/tmp /etc/beacon \
  && chown -R 1000:1000 /var/lib/beacon/nginx

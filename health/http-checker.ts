@@ -1,9 +1,18 @@
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { Client, type Dispatcher } from 'undici';
+import type { Client, Dispatcher } from 'undici';
 import { describeError, timeoutReason } from './reason.js';
 import { statusMatches } from './status-set.js';
 import type { Checker, CheckResult, CheckTarget, HealthSpec } from './types.js';
+
+/**
+ * undici, loaded on the first HTTP check rather than with this module: the
+ * health barrel is imported by lbsync and `beacon health`, and undici costs
+ * ~80 ms of start-up that a TCP-only or not-yet-checking process need not pay.
+ */
+let undici: typeof import('undici') | undefined;
+const loadUndici = (): typeof import('undici') => (undici ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
 
 /**
  * HTTP/HTTPS checks with undici. Each endpoint gets its own undici Client — one
@@ -56,7 +65,7 @@ export class HttpChecker implements Checker {
       // means it by "timeout 2s"; undici's own timers stay as a backstop.
       const timer = setTimeout(() => {
         halt('timeout');
-        finish(done(false, timeoutReason(spec.timeoutMs, status ? 'reading the body' : '')));
+        finish({ ...done(false, timeoutReason(spec.timeoutMs, status ? 'reading the body' : '')), timedOut: true });
       }, spec.timeoutMs);
       const onAbort = () => {
         halt('cancelled');
@@ -144,7 +153,7 @@ export class HttpChecker implements Checker {
     let pool = pools.get(variant);
     if (!pool) {
       const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-      pool = new Client(`${spec.kind}://${host}:${target.port}`, {
+      pool = new (loadUndici().Client)(`${spec.kind}://${host}:${target.port}`, {
         pipelining: 1,
         // Keep the connection for the next check unless the server says otherwise
         // (its Keep-Alive hint wins, minus undici's safety margin).

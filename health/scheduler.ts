@@ -75,8 +75,10 @@ interface Entry {
   deferredDue?: number;
   /** When the first check of this target started: the start of its start-up grace. */
   firstCheckAt?: number;
-  /** Failed checks so far within the start-up grace (drives the quick retries). */
+  /** Failed checks so far while starting (drives the quick retries). */
   startupFailures: number;
+  /** Timed-out checks after the start-up grace while still unknown (at most `fall` keep it unknown). */
+  startupTimeouts: number;
 }
 
 interface Pending {
@@ -135,7 +137,7 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
     const entry = this.entries.get(id);
     const now = this.clock.now();
     if (!entry) {
-      const fresh: Entry = { id, target: { ...target }, spec, checker: this.checkerFor(spec.kind), threshold: INITIAL_THRESHOLD, gen: 0, startupFailures: 0 };
+      const fresh: Entry = { id, target: { ...target }, spec, checker: this.checkerFor(spec.kind), threshold: INITIAL_THRESHOLD, gen: 0, startupFailures: 0, startupTimeouts: 0 };
       this.entries.set(id, fresh);
       this.schedule(fresh, now);
       return;
@@ -146,13 +148,14 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
     const checker = this.checkerFor(spec.kind);
     if (!sameTarget || checker !== entry.checker) entry.checker.release?.(entry.target);
     if (sameTarget) {
-      entry.threshold = { state: entry.threshold.state, streak: 0 };
+      entry.threshold = { ...entry.threshold, streak: 0 };
     } else {
       entry.threshold = INITIAL_THRESHOLD;
       delete entry.last;
       delete entry.changedAt;
       delete entry.firstCheckAt;
       entry.startupFailures = 0;
+      entry.startupTimeouts = 0;
     }
     entry.target = { ...target };
     entry.spec = spec;
@@ -300,20 +303,24 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
 
   /**
    * A container's start event (and so its record) comes before its process
-   * listens: a new endpoint that fails its first checks is still starting,
-   * not failing. While it is unknown and within one interval of its first
-   * check, a failure keeps it unknown and it is retried soon (10 ms, doubling,
-   * at most a quarter interval, the last one at the grace's end), so it joins moments after it listens instead
-   * of a whole interval later. Returns the retry delay, or undefined when the
-   * result counts.
+   * listens, and under load its first checks may time out: a new endpoint
+   * that has never passed is still starting, not failing. It stays unknown,
+   * retried soon (10 ms, doubling, at most a quarter interval), so it joins
+   * moments after it answers instead of an interval (and `rise` passes) later:
+   * - any failure within one interval of its first check (the start-up grace;
+   *   the last retry lands at the grace's end, where its result counts);
+   * - after that, timeouts, up to `fall` of them: a slow starter is not a
+   *   dead one. A refusal or a wrong answer after the grace counts at once.
+   * Returns the retry delay, or undefined when the result counts.
    */
   private startupRetry(entry: Entry, result: CheckResult, startedAt: number): number | undefined {
     if (result.passing || entry.threshold.state !== 'unknown') return undefined;
-    const { intervalMs } = entry.spec;
+    const { intervalMs, fall } = entry.spec;
     const graceLeft = entry.firstCheckAt! + intervalMs - startedAt;
-    if (graceLeft <= 0) return undefined;
-    // The last retry lands at the end of the grace, where its result counts.
-    const delay = Math.min(10 * 2 ** entry.startupFailures, intervalMs / 4, graceLeft);
+    const slowStart = result.timedOut === true && entry.startupTimeouts < fall;
+    if (graceLeft <= 0 && !slowStart) return undefined;
+    if (graceLeft <= 0) entry.startupTimeouts++;
+    const delay = Math.min(10 * 2 ** entry.startupFailures, intervalMs / 4, graceLeft > 0 ? graceLeft : Infinity);
     entry.startupFailures++;
     return delay;
   }

@@ -9,16 +9,16 @@ export class TcpChecker implements Checker {
     return new Promise((resolve) => {
       let settled = false;
       const socket = connect({ host: target.host, port: target.port });
-      const finish = (passing: boolean, reason: string) => {
+      const finish = (passing: boolean, reason: string, timedOut = false) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         socket.destroy();
-        resolve({ passing, reason, latencyMs: Math.round((performance.now() - started) * 10) / 10, at: Date.now() });
+        resolve({ passing, reason, ...(timedOut ? { timedOut } : {}), latencyMs: Math.round((performance.now() - started) * 10) / 10, at: Date.now() });
       };
       const onAbort = () => finish(false, 'cancelled');
-      const timer = setTimeout(() => finish(false, timeoutReason(spec.timeoutMs)), spec.timeoutMs);
+      const timer = setTimeout(() => finish(false, timeoutReason(spec.timeoutMs), true), spec.timeoutMs);
       socket.once('connect', () => finish(true, 'connected'));
       socket.once('error', (err) => finish(false, describeError(err)));
       if (signal.aborted) onAbort();

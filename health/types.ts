@@ -38,6 +38,8 @@ export interface CheckResult {
   passing: boolean;
   /** A reason a person understands: `status 500`, `timeout after 2s`, `connection refused`. */
   reason: string;
+  /** True when the check gave up at its timeout: the endpoint may be slow (starting, loaded) rather than down. */
+  timedOut?: boolean;
   latencyMs: number;
   /** When the check finished (ms since epoch). */
   at: number;

@@ -6,6 +6,26 @@ export interface WaitWindow {
   maxMs: number;
 }
 
+/**
+ * What a notification is. A `change` may fix something (a removal, a failing
+ * endpoint, a new service): it applies as soon as the window allows. A `join`
+ * only adds capacity to a pool that already serves (a new endpoint passed its
+ * first check): it waits for its siblings, since containers started together
+ * pass their checks one by one, and one reload for all of them is better than
+ * one each.
+ */
+export type ChangeKind = 'change' | 'join';
+
+/**
+ * How long joins settle: a burst of joins is applied once none came for this
+ * long (never later than MAX, and never sooner than MIN after the last apply).
+ * Containers started together (`docker compose up --scale`, a swarm service
+ * scaled out) pass their first checks tens of ms apart on an idle host; 200 ms
+ * takes them as one burst, and a lone join still serves within a fifth of a
+ * second.
+ */
+export const JOIN_SETTLE_MS = 200;
+
 /** Parses `--wait MIN:MAX` (e.g. `50ms:1s`) with the given duration parser. */
 export function parseWait(text: string, parseDuration: (t: string, field: string) => number): WaitWindow {
   const [min, max, ...rest] = text.split(':');
@@ -23,13 +43,21 @@ export function parseWait(text: string, parseDuration: (t: string, field: string
  * - changes that arrive while an apply runs, or less than MIN after the last
  *   change or apply, wait until MIN passes with nothing new (a burst becomes
  *   one apply after it settles);
- * - no change waits longer than MAX from when it arrived.
+ * - no change waits longer than MAX from when it arrived;
+ * - joins alone (see ChangeKind) never apply at once: they wait until none
+ *   came for JOIN_SETTLE_MS (or MIN, when longer) and MAX has passed since
+ *   the last apply began, never longer than MAX; a change that applies
+ *   meanwhile takes them along.
  * Applies never overlap. Pure timing logic: the clock is injected.
  */
 export class Coalescer {
   private running = false;
   private pendingSince: number | undefined;
+  /** Whether a pending notification is a `change` (not only joins). */
+  private urgent = false;
   private lastChange = -Infinity;
+  private lastJoin = -Infinity;
+  private lastApplyStart = -Infinity;
   private lastApplyEnd = -Infinity;
   private timer: unknown;
   /** The armed timer starts an apply at once: later changes join it instead of postponing it. */
@@ -44,12 +72,17 @@ export class Coalescer {
   ) {}
 
   /** Something changed; an apply will follow. */
-  notify(): void {
+  notify(kind: ChangeKind = 'change'): void {
     if (this.stopped) return;
     const now = this.clock.now();
-    const quiet = this.pendingSince === undefined && !this.running && now - Math.max(this.lastChange, this.lastApplyEnd) >= this.window.minMs;
+    const quiet = kind === 'change' && !this.urgent && !this.running && now - Math.max(this.lastChange, this.lastApplyEnd) >= this.window.minMs;
     this.pendingSince ??= now;
-    this.lastChange = now;
+    if (kind === 'change') {
+      this.urgent = true;
+      this.lastChange = now;
+    } else {
+      this.lastJoin = now;
+    }
     if (this.running || (this.immediate && this.timer !== undefined)) return;
     this.arm(quiet ? 0 : this.dueIn(now));
   }
@@ -71,11 +104,16 @@ export class Coalescer {
     if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.timer = undefined;
     this.pendingSince = undefined;
+    this.urgent = false;
     if (!this.running) this.wakeIdle();
   }
 
   private dueIn(now: number): number {
-    const settle = Math.max(this.lastChange, this.lastApplyEnd) + this.window.minMs;
+    // Joins alone: settled, and at most one apply per MAX, so a burst spread
+    // out by a loaded host still costs one reload a MAX rather than one a join.
+    const settle = this.urgent
+      ? Math.max(this.lastChange, this.lastApplyEnd) + this.window.minMs
+      : Math.max(this.lastJoin + Math.max(JOIN_SETTLE_MS, this.window.minMs), this.lastApplyEnd + this.window.minMs, this.lastApplyStart + this.window.maxMs);
     const deadline = this.pendingSince! + this.window.maxMs;
     return Math.max(0, Math.min(settle, deadline) - now);
   }
@@ -93,6 +131,8 @@ export class Coalescer {
     if (this.running || this.stopped || this.pendingSince === undefined) return;
     this.running = true;
     this.pendingSince = undefined;
+    this.urgent = false;
+    this.lastApplyStart = this.clock.now();
     try {
       await this.apply();
     } catch {

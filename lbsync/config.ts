@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { parseDuration, validateServiceName, ValidationError } from '../registry/index.js';
 import { parseStatusSet, type HealthSpec } from '../health/index.js';
 import { parseMethod, validateUpstreamOptions, type ServerBlock, type UpstreamOptions } from './nginx/upstream-options.js';
@@ -21,6 +21,8 @@ export interface LbsyncFileConfig {
   nginxReload?: string;
   nginxPid?: string;
   nginxContainer?: string;
+  /** `dynamic` or `reload`, as `--nginx-mode`. */
+  nginxMode?: 'dynamic' | 'reload';
   services?: string[];
   wait?: string;
   health?: 'on' | 'off';
@@ -52,11 +54,16 @@ export interface LbsyncFileConfig {
 
 // The ELBv2 settings stay text here: parseElbv2Options validates them as it does the flags.
 const ELBV2_STRINGS = ['elbv2Endpoint', 'elbv2Region', 'elbv2TargetType', 'elbv2Health', 'elbv2MaxRemove', 'elbv2Drift', 'elbv2Grace', 'elbv2ElectionTtl', 'elbv2Election'] as const;
-const STRINGS = ['etcd', 'prefix', 'nginxConf', 'nginxEdit', 'nginxTest', 'nginxMainConf', 'nginxReload', 'nginxPid', 'nginxContainer', 'wait', 'metricsHost', 'statusHost', ...ELBV2_STRINGS] as const;
+const STRINGS = ['etcd', 'prefix', 'nginxConf', 'nginxEdit', 'nginxTest', 'nginxMainConf', 'nginxReload', 'nginxPid', 'nginxContainer', 'nginxMode', 'wait', 'metricsHost', 'statusHost', ...ELBV2_STRINGS] as const;
 const DURATIONS = ['healthInterval', 'healthTimeout', 'resync'] as const;
 const COUNTS = ['healthRise', 'healthFall', 'metricsPort', 'statusPort'] as const;
 const PORTS = new Set<string>(['metricsPort', 'statusPort']);
 const KNOWN = new Set<string>([...STRINGS, ...DURATIONS, ...COUNTS, 'services', 'health', 'allowedNetworks', 'elbv2TargetGroup', 'upstreams']);
+
+/** yaml, loaded for the first YAML file only: lbsync without --config starts without it. */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
+}
 
 /** `nginx-conf` → `nginxConf`. */
 function camel(key: string): string {
@@ -97,6 +104,7 @@ export function parseConfig(text: string, format: 'json' | 'yaml'): LbsyncFileCo
     else if (name === 'health') out.health = onOff(value, key);
     else if (name === 'upstreams') parseUpstreams(object(value, key), out);
   }
+  if (out.nginxMode !== undefined && out.nginxMode !== 'dynamic' && out.nginxMode !== 'reload') throw new ValidationError('config nginx-mode', 'must be dynamic or reload', out.nginxMode);
   return out;
 }
 

@@ -13,7 +13,7 @@ import {
   type ViewDiff,
 } from '../registry/index.js';
 import { HealthScheduler, resolveSpec, systemClock, type CheckResult, type Clock, type HealthSpec, type HealthState } from '../health/index.js';
-import { Coalescer, type WaitWindow } from './coalescer.js';
+import { Coalescer, type ChangeKind, type WaitWindow } from './coalescer.js';
 import { allMembersPolicy, buildPoolView, healthPolicy, type HealthInfo } from './model.js';
 import type { ApplyOutcome, Output, PoolView } from './output.js';
 import { Retries, type RetryPolicy } from './retries.js';
@@ -90,6 +90,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private readonly view: RecordView;
   private readonly watcher: RecordSource;
   private readonly coalescer: Coalescer;
+  private readonly settleJoins: boolean;
   private readonly scheduler: HealthScheduler | undefined;
   private readonly ownsScheduler: boolean;
   private readonly clock: Clock;
@@ -102,6 +103,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private readonly services = new Map<string, Map<string, ServiceRecord>>();
   private lastView: PoolView | undefined;
   private started = false;
+  /** A change came before the outputs were ready: applied once they are. */
+  private listedEarly = false;
   /** Outputs waiting to be retried after a recoverable failure; a due one joins the next apply even when nothing changed. */
   private readonly retries: Retries<Output>;
 
@@ -112,6 +115,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.view = new RecordView(options.prefix);
     this.watcher = options.source ?? new PrefixWatcher({ client: options.client, prefix: options.prefix, waitForEtcd: true, ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}) });
     this.coalescer = new Coalescer(() => this.applyAll(), options.wait, this.clock);
+    this.settleJoins = options.outputs.some((o) => o.settlesJoins);
     this.retries = new Retries(this.clock, () => this.coalescer.notify(), options.retry);
     if (options.health.enabled) {
       this.scheduler = options.health.scheduler ?? new HealthScheduler();
@@ -121,8 +125,10 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
         // A state change that leaves the pool as it is (e.g. a new endpoint of a
         // single-endpoint service passing its first check) needs no apply; an
         // apply for nothing would also push the next real change into the
-        // batching window.
-        if (this.dirtySince !== undefined || this.membersChanged(id.slice(0, id.indexOf('/')))) this.markDirty();
+        // batching window. One that only adds members to a serving pool is a
+        // join: it waits for the others of its burst (see ChangeKind).
+        const kind = this.membersChange(id.slice(0, id.indexOf('/')));
+        if (kind) this.markDirty(kind);
       });
     } else {
       this.ownsScheduler = false;
@@ -131,13 +137,18 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
       this.revision = revision;
       // A periodic list follows an unbroken watch: the view is no younger for it.
       if (reason !== 'periodic') this.stableSince = this.clock.now();
-      this.absorb(this.view.reset(kvs));
-      this.emit('resynced', reason, this.view.size, revision);
+      const diff = this.view.reset(kvs);
+      // The apply is armed before the health checks of the listed endpoints
+      // (same-delay timers run in order): a restarted lbsync renders what it
+      // listed first, and only then opens hundreds of check connections.
       this.markDirty();
+      this.absorb(diff);
+      this.emit('resynced', reason, this.view.size, revision);
     });
     this.watcher.on('changes', (changes, revision) => {
       this.revision = revision;
-      if (this.absorb(this.view.apply(changes))) this.markDirty();
+      const kind = this.absorb(this.view.apply(changes));
+      if (kind) this.markDirty(kind);
     });
     this.watcher.on('disconnected', (err, retryInMs) => {
       this.stableSince = this.clock.now();
@@ -148,9 +159,20 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
 
   /** Starts every output, lists the prefix and starts watching; the first apply follows at once. */
   async start(): Promise<void> {
-    for (const output of this.options.outputs) await output.start?.();
+    // The outputs get ready (nginx's `-t` finds the main config) while the
+    // watcher connects and lists: a restart's first render waits for the
+    // slower of the two, not for both in turn.
+    const watching = this.watcher.start();
+    watching.catch(() => undefined); // awaited below; not unhandled while the outputs start
+    try {
+      for (const output of this.options.outputs) await output.start?.();
+    } catch (err) {
+      await this.watcher.stop();
+      throw err;
+    }
     this.started = true;
-    await this.watcher.start();
+    if (this.listedEarly) this.markDirty();
+    await watching;
   }
 
   /**
@@ -219,25 +241,39 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     for (const output of this.options.outputs) await output.close();
   }
 
-  private markDirty(): void {
-    if (!this.started) return;
+  private markDirty(kind: ChangeKind = 'change'): void {
+    if (!this.started) {
+      this.listedEarly = true;
+      return;
+    }
     this.dirtySince ??= this.clock.now();
-    this.coalescer.notify();
+    // Joins settle only for an output whose apply is a reload; otherwise a new endpoint is served at once.
+    this.coalescer.notify(kind === 'join' && !this.settleJoins ? 'change' : kind);
   }
 
-  /** Reports problems and keeps health checks in step with the records; true when a relevant record changed. */
-  private absorb(diff: ViewDiff): boolean {
+  /**
+   * Reports problems and keeps health checks in step with the records. Returns
+   * undefined when no relevant record changed; 'join' when the only relevant
+   * changes are new endpoints that do not change what is served yet (they wait
+   * for their first check); 'change' otherwise.
+   */
+  private absorb(diff: ViewDiff): ChangeKind | undefined {
     for (const problem of diff.problems) this.emit('problem', problem);
     let relevant = false;
+    let urgent = false;
+    const joining = new Set<string>();
     for (const record of diff.removed) {
       this.services.get(record.service)?.delete(recordId(record));
       this.scheduler?.remove(recordId(record));
       relevant ||= this.wanted(record.service);
+      urgent ||= this.wanted(record.service);
     }
     for (const record of diff.upserted) {
       const id = recordId(record);
       let forService = this.services.get(record.service);
       if (!forService) this.services.set(record.service, (forService = new Map()));
+      if (forService.has(id)) urgent ||= this.wanted(record.service);
+      else joining.add(record.service);
       forService.set(id, record);
       const allowed = !this.options.allow || this.options.allow(record);
       const wanted = this.wanted(record.service) && allowed;
@@ -259,22 +295,36 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
         this.emit('problem', { key: `${this.options.prefix}/${id}`, reason: `health check not usable, endpoint served unchecked: ${(err as Error).message}` });
       }
     }
-    return relevant;
+    if (!relevant) return undefined;
+    if (urgent) return 'change';
+    // A new record that changes what is served (with --health off, or into a
+    // pool not checked yet) applies as any change; one that waits for its
+    // first check changes nothing yet and goes with the joins.
+    for (const service of joining) if (this.membersChange(service) !== undefined) return 'change';
+    return 'join';
   }
 
-  /** True when the service's members now differ from the last applied view's. */
-  private membersChanged(service: string): boolean {
-    if (!this.wanted(service)) return false;
+  /**
+   * How the service's pool now differs from the last applied view's: not at
+   * all (undefined), only by members added to a pool that served healthy
+   * members ('join'), or otherwise ('change').
+   */
+  private membersChange(service: string): ChangeKind | undefined {
+    if (!this.wanted(service)) return undefined;
     const applied = this.lastView?.pools.find((p) => p.service === service);
-    if (!applied) return true;
+    if (!applied) return 'change';
     const policy = this.options.health.enabled ? healthPolicy(this.options.health.failOpen ?? true) : allMembersPolicy;
     const records = [...(this.services.get(service)?.values() ?? [])];
     const now = buildPoolView(
       { records, health: (id) => this.healthOf(id), revision: this.revision, stableForMs: 0 },
       { policy, services: [service], ...(this.options.allow ? { allow: this.options.allow } : {}) },
     ).pools[0];
-    const key = (list: ServiceRecord[] | undefined) => (list ?? []).map((r) => `${r.instance}@${r.host}:${r.port}`).join(',');
-    return key(now?.members) !== key(applied.members) || now?.failOpen !== applied.failOpen;
+    const key = (r: ServiceRecord) => `${r.instance}@${r.host}:${r.port}`;
+    const before = new Set((applied.members ?? []).map(key));
+    const after = new Set((now?.members ?? []).map(key));
+    if (now?.failOpen === applied.failOpen && before.size === after.size && [...before].every((k) => after.has(k))) return undefined;
+    const grows = !applied.failOpen && !now?.failOpen && before.size > 0 && [...before].every((k) => after.has(k));
+    return grows ? 'join' : 'change';
   }
 
   private wanted(service: string): boolean {

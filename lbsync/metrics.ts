@@ -7,6 +7,8 @@ import type { Elbv2Output } from './elbv2/elbv2-output.js';
 export const LBSYNC_METRICS = {
   applies: 'beacon_lbsync_applies_total',
   reloads: 'beacon_lbsync_reloads_total',
+  dynamicPushes: 'beacon_lbsync_nginx_pushes_total',
+  dynamicVersion: 'beacon_lbsync_nginx_dynamic_version',
   failedValidations: 'beacon_lbsync_failed_validations_total',
   failedReloads: 'beacon_lbsync_failed_reloads_total',
   endpoints: 'beacon_lbsync_endpoints',
@@ -62,10 +64,15 @@ export class LbsyncMetrics {
     const skipped = new Counter({ name: LBSYNC_METRICS.skippedValues, help: 'Keys or values kept out of the config (invalid, hostile, unresolvable)', labelNames: ['source'], registers: r });
     const lastApply = new Gauge({ name: LBSYNC_METRICS.lastApply, help: 'When each output last applied, by result', labelNames: ['output', 'result'], registers: r });
 
+    const pushes = new Counter({ name: LBSYNC_METRICS.dynamicPushes, help: 'Endpoint changes pushed into nginx\'s Lua balancer without a reload (--nginx-mode dynamic), confirmed by reading the version back', labelNames: ['output'], registers: r });
+    const nginxVersion = new Gauge({ name: LBSYNC_METRICS.dynamicVersion, help: 'The endpoint-set version nginx confirmed holding (--nginx-mode dynamic)', registers: r });
+
     daemon.on('applied', (output, outcome, latencyMs) => {
       const result = outcome.changed ? 'changed' : 'unchanged';
       applies.inc({ output, result });
-      if (outcome.changed) reloads.inc({ output });
+      if (outcome.reloaded ?? outcome.changed) reloads.inc({ output });
+      else if (outcome.changed) pushes.inc({ output });
+      if (outcome.nginxVersion !== undefined) nginxVersion.set(outcome.nginxVersion);
       if (latencyMs !== undefined) latency.observe({ output }, latencyMs / 1000);
       lastApply.set({ output, result: 'ok' }, Date.now() / 1000);
     });

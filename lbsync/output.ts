@@ -38,6 +38,10 @@ export interface ApplyOutcome {
    * host that failed validation, an invalid weight). The rest was applied.
    */
   warnings?: string[];
+  /** False when the change went live without a reload (nginx dynamic mode); `changed` otherwise. */
+  reloaded?: boolean;
+  /** nginx dynamic mode: the version nginx confirmed holding after this apply. */
+  nginxVersion?: number;
 }
 
 /**
@@ -52,6 +56,13 @@ export interface Output {
   /** Optional one-time setup (find files, connect), called before the first apply or preview. */
   start?(): Promise<void>;
   apply(view: PoolView): Promise<ApplyOutcome>;
+  /**
+   * Whether an apply is costly enough (an nginx reload) that endpoints joining
+   * a serving pool should settle into one apply (see ChangeKind). Unset means
+   * no: a push into nginx's balancer or an ELBv2 registration is cheap, so a
+   * new endpoint is served as soon as it passes.
+   */
+  readonly settlesJoins?: boolean;
   /** For `--dry-run`: what apply(view) would write or call, as text, touching nothing. */
   preview?(view: PoolView): Promise<string>;
   close(): Promise<void>;

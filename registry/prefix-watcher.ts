@@ -218,8 +218,10 @@ export class PrefixWatcher extends EventEmitter<PrefixWatcherEvents> {
     if (watcher !== this.watcher || this.stopped) return;
     const wait = this.backoff.next();
     this.emit('disconnected', err, wait);
-    // A watch etcd cancelled itself never answers a cancel request: just forget it.
+    // Forget it now, so its further errors are not counted twice; a watch etcd
+    // cancelled itself never answers a cancel request.
     if (alreadyCancelled) this.watcher = undefined;
+    else void this.dropWatcher();
     this.scheduleReconnect(wait);
   }
 

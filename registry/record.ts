@@ -203,10 +203,10 @@ function checkDepth(input: object): void {
   const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value: input, path: 'record', depth: 1 }];
   while (stack.length > 0) {
     const { value, path, depth } = stack.pop()!;
-    if (typeof value !== 'object' || value === null) continue;
     if (depth > LIMITS.depth) throw new ValidationError(path, `must not nest objects or arrays more than ${LIMITS.depth} levels deep (record → meta/check/tags → value)`);
-    for (const [key, child] of Object.entries(value)) {
-      stack.push({ value: child, path: path === 'record' ? key : `${path}.${key}`, depth: depth + 1 });
+    for (const key in value as object) {
+      const child = (value as Record<string, unknown>)[key];
+      if (typeof child === 'object' && child !== null) stack.push({ value: child, path: path === 'record' ? key : `${path}.${key}`, depth: depth + 1 });
     }
   }
 }

@@ -116,7 +116,12 @@ SERVE
   tar -C "$root" -c . | docker import --change 'CMD ["/bin/serve"]' --change 'EXPOSE 80' --change "LABEL $LABEL" - "$IMAGE" >/dev/null
   rm -rf "$root"
 fi
+# The Lua module (libnginx-mod-http-lua) lets lbsync push endpoint changes
+# without reloads (--nginx-mode dynamic); an nginx with its own prefix loads it
+# by absolute path.
 cat >"$DEMO/nginx/conf/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
 worker_processes 1;
 pid $DEMO/nginx/logs/nginx.pid;
 error_log $DEMO/nginx/logs/error.log notice;
@@ -137,6 +142,7 @@ cat >"$DEMO/lbsync.yaml" <<YAML
 nginx-conf: $DEMO/nginx/conf/beacon.conf
 nginx-test: $NGINX -t
 nginx-reload: $NGINX -s reload
+nginx-mode: dynamic
 services: web
 health-interval: 1s
 upstreams:
@@ -145,7 +151,7 @@ upstreams:
     health: { http: /health, interval: 1s, fall: 2, rise: 1 }
 YAML
 is_running sidekick || start_bg sidekick dist/cli/main.js sidekick docker --label-filter "$LABEL" --advertise-ip 127.0.0.1 --node demo --ttl 5s
-is_running lbsync || start_bg lbsync dist/cli/main.js lbsync --config "$DEMO/lbsync.yaml"
+is_running lbsync || start_bg lbsync dist/cli/main.js lbsync --config "$DEMO/lbsync.yaml" --status-port 9337
 sleep 0.5
 
 step 5/9 "starting the database and announcing it with a per-unit sidekick (single layout, like mongodb-discovery.service)"
@@ -167,6 +173,7 @@ wait_upstreams 3
 show beacon discover web
 show beacon discover mongodb
 show beacon services
+show beacon status
 
 step 7/9 "12 requests through nginx on http://127.0.0.1:$HTTP_PORT/ — spread across the containers"
 hits 12
@@ -190,8 +197,9 @@ cat >&2 <<DONE
 $(printf '\033[1mThe demo is running. Try:\033[0m')
   curl http://127.0.0.1:$HTTP_PORT/              # a web container answers with its name
   export BEACON_ETCD=$BEACON_ETCD
-  npx beacon discover web --watch                # live endpoint set (Ctrl-C to stop)
-  npx beacon services
+  ./beacon discover web --watch                  # live endpoint set (Ctrl-C to stop)
+  ./beacon services
+  ./beacon status                                # lbsync's view: health, pools, nginx (dynamic mode)
   docker run -d --label $LABEL --label SERVICE_NAME=web -p 127.0.0.1::80 $IMAGE   # one more web
   docker stop web-1                              # and watch it leave
   ETCDCTL_API=3 etcdctl --endpoints \$BEACON_ETCD get --prefix /services/

@@ -2,7 +2,8 @@
 # missing, start what is not running, and remember what we started so that only
 # that is stopped again. Safe on a machine where dockerd/etcd already run.
 
-BEACON_PACKAGES=(docker.io etcd-server etcd-client nginx busybox-static)
+# libnginx-mod-http-lua: lbsync's dynamic mode (endpoint changes without nginx reloads).
+BEACON_PACKAGES=(docker.io etcd-server etcd-client nginx libnginx-mod-http-lua busybox-static)
 BEACON_STATE=${BEACON_STATE:-$PWD/.beacon}
 mkdir -p "$BEACON_STATE"
 

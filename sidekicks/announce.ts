@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { recordId, validateRecord, type LeasePublisher, type ServiceRecord } from '../registry/index.js';
 import { isPublishable, type ContainerFacts } from './container-facts.js';
 import type { DockerSource } from './docker-source.js';
+import { trackWriteDenials, type WriteDenial } from './write-denial.js';
 
 export interface AnnouncerOptions {
   publisher: LeasePublisher;
@@ -10,6 +11,8 @@ export interface AnnouncerOptions {
   /** Follow this container: announce only while it runs (and is healthy, if it has a HEALTHCHECK). */
   source?: DockerSource;
   ignoreHealth?: boolean;
+  /** How often to repeat that etcd refuses the writes, while it does (default 30 s). */
+  deniedReportMs?: number;
 }
 
 /** Why the record is (not) published right now. */
@@ -22,6 +25,10 @@ export interface AnnouncerEvents {
   state: [state: AnnounceState, reason: string];
   disconnected: [peer: 'docker' | 'etcd', err: Error, retryInMs: number];
   reconnected: [peer: 'docker' | 'etcd'];
+  /** etcd refuses the writes (the user's role may not write there); repeated while it lasts. */
+  denied: [err: Error, deniedForMs: number];
+  /** etcd accepts the writes again. */
+  allowed: [];
 }
 
 /**
@@ -34,6 +41,7 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   private readonly record: ServiceRecord;
   private current: ServiceRecord | undefined;
   private etcdDown = false;
+  private readonly denial: WriteDenial;
 
   constructor(private readonly options: AnnouncerOptions) {
     super();
@@ -41,9 +49,12 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
     const { publisher, source } = options;
     publisher.on('published', (r) => this.written('published', r));
     publisher.on('removed', (r) => this.written('removed', r));
-    publisher.on('retrying', (err, retryInMs) => {
-      if (!this.etcdDown) this.emit('disconnected', 'etcd', err, retryInMs);
-      this.etcdDown = true;
+    this.denial = trackWriteDenials(publisher, options.deniedReportMs ?? 30_000, Date.now, {
+      denied: (err, forMs) => this.emit('denied', err, forMs),
+      other: (err, retryInMs) => {
+        if (!this.etcdDown) this.emit('disconnected', 'etcd', err, retryInMs);
+        this.etcdDown = true;
+      },
     });
     publisher.on('leaseGranted', () => this.recovered());
     if (source) {
@@ -102,6 +113,7 @@ export class Announcer extends EventEmitter<AnnouncerEvents> {
   }
 
   private written(kind: 'published' | 'removed', record: ServiceRecord): void {
+    if (this.denial.cleared()) this.emit('allowed');
     this.recovered();
     this.emit(kind, record);
   }

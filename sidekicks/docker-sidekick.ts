@@ -7,7 +7,7 @@ import type { DockerEvent } from './docker-event.js';
 import type { DockerSource, ListReason } from './docker-source.js';
 import { reconcileLeaseRecords, reconcileNodeRecords, type NodeReconcileResult } from './node-records.js';
 import { defineServices, type DefinitionContext, type Refusal } from './service-definition.js';
-import { isPermissionDenied, WriteDenial } from './write-denial.js';
+import { trackWriteDenials, type WriteDenial } from './write-denial.js';
 
 export interface DockerSidekickOptions {
   source: DockerSource;
@@ -79,7 +79,10 @@ interface Pending {
  * container, so a removal needs nothing but the cache. After every listing
  * (start, Docker reconnect, periodic resync) and after etcd recovers, this
  * node's records in etcd are compared with the desired set and stale ones are
- * deleted, so nothing waits for a TTL.
+ * deleted, so nothing waits for a TTL: the first time by listing the prefix,
+ * then through this process's own leases. A container refused an instance id
+ * another holds takes over when it is freed; a container restarting in a loop
+ * is held back (FlapDamper).
  */
 export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
   private readonly byContainer = new Map<string, Map<string, ServiceRecord>>();
@@ -121,15 +124,13 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     source.on('inspectFailed', (id, err) => this.emit('problem', `inspect ${id.slice(0, 12)}`, err));
     publisher.on('published', (record) => this.onWritten('published', record));
     publisher.on('removed', (record) => this.onWritten('removed', record));
-    this.denial = new WriteDenial(options.deniedReportMs ?? 30_000, this.now);
     this.flaps = new FlapDamper(options.flapPolicy ?? DEFAULT_FLAP_POLICY);
-    publisher.on('retrying', (err, retryInMs) => {
-      if (isPermissionDenied(err)) {
-        if (this.denial.refused()) this.emit('denied', err, this.denial.forMs);
-        return;
-      }
-      if (!this.etcdDown) this.emit('disconnected', 'etcd', err, retryInMs);
-      this.etcdDown = true;
+    this.denial = trackWriteDenials(publisher, options.deniedReportMs ?? 30_000, this.now, {
+      denied: (err, forMs) => this.emit('denied', err, forMs),
+      other: (err, retryInMs) => {
+        if (!this.etcdDown) this.emit('disconnected', 'etcd', err, retryInMs);
+        this.etcdDown = true;
+      },
     });
     publisher.on('leaseLost', () => {
       this.etcdDown = true;

@@ -1,4 +1,5 @@
 import { EtcdPermissionDeniedError } from 'etcd3';
+import type { LeasePublisher } from '../registry/index.js';
 
 /** True for etcd refusing a write because the user's role may not write there. */
 export function isPermissionDenied(err: unknown): boolean {
@@ -46,3 +47,23 @@ export class WriteDenial {
     return was;
   }
 }
+
+/**
+ * Sorts a publisher's failed writes: etcd's permission denied goes to
+ * `denied` (first time, then once per `reportEveryMs`), anything else to
+ * `other`. The caller calls `cleared()` on the result when a write lands.
+ */
+export function trackWriteDenials(
+  publisher: LeasePublisher,
+  reportEveryMs: number,
+  now: () => number,
+  on: { denied: (err: Error, forMs: number) => void; other: (err: Error, retryInMs: number) => void },
+): WriteDenial {
+  const denial = new WriteDenial(reportEveryMs, now);
+  publisher.on('retrying', (err, retryInMs) => {
+    if (!isPermissionDenied(err)) on.other(err, retryInMs);
+    else if (denial.refused()) on.denied(err, denial.forMs);
+  });
+  return denial;
+}
+

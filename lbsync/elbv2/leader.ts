@@ -24,6 +24,12 @@ export interface EtcdLeadershipOptions {
   ttlSeconds: number;
   /** This replica's value in the election (default `host/pid/random`): must be unique. */
   id?: string;
+  /**
+   * How long confirm() waits for etcd (default: a third of the TTL, 1-5 s). etcd
+   * calls have no deadline of their own: behind a network that drops packets
+   * one would hang, and with it every later pass of the output.
+   */
+  confirmTimeoutMs?: number;
 }
 
 /**
@@ -40,10 +46,12 @@ export class EtcdLeadership extends EventEmitter implements LeaderGate {
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff(500, 5000);
+  private readonly confirmTimeoutMs: number;
 
   constructor(client: Etcd3, options: EtcdLeadershipOptions) {
     super();
     this.id = options.id ?? `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+    this.confirmTimeoutMs = options.confirmTimeoutMs ?? Math.min(5000, Math.max(1000, (options.ttlSeconds * 1000) / 3));
     this.election = client.election(options.name, options.ttlSeconds);
   }
 
@@ -86,7 +94,7 @@ export class EtcdLeadership extends EventEmitter implements LeaderGate {
   async confirm(): Promise<boolean> {
     if (!this.isLeader()) return false;
     try {
-      const current = await this.election.leader();
+      const current = await withDeadline(this.election.leader(), this.confirmTimeoutMs);
       if (current === this.id) return true;
       // Someone else leads (our key was lost and re-created elsewhere): step down and stand again.
       const stale = this.campaign;
@@ -96,7 +104,7 @@ export class EtcdLeadership extends EventEmitter implements LeaderGate {
       if (!this.closed) this.start();
       return false;
     } catch {
-      // etcd unreachable: we cannot know that our lease still holds, so we do not write.
+      // etcd unreachable or silent: we cannot know that our lease still holds, so we do not write.
       return false;
     }
   }
@@ -117,3 +125,13 @@ export class EtcdLeadership extends EventEmitter implements LeaderGate {
     this.emit('change', leader);
   }
 }
+
+/** Rejects when `promise` has not settled within `ms`. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`etcd did not answer within ${ms}ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+

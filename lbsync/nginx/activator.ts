@@ -142,6 +142,19 @@ export class NginxActivator {
     return { changed: live !== text, reloaded: true, confirmed, timings: { testMs, reloadMs: performance.now() - started } };
   }
 
+  /**
+   * Tests `text` and swaps it in without a reload (dynamic mode: nginx
+   * already serves the change through its Lua balancer; the file follows so
+   * a restarted nginx starts with the same servers). False when unchanged.
+   */
+  async install(text: string): Promise<boolean> {
+    if ((await this.live()) === text) return false;
+    await this.test(text);
+    await this.promote();
+    this.lastGood = text;
+    return true;
+  }
+
   private async reloadAndConfirm(restore: string | undefined): Promise<boolean> {
     const reloader = this.reloader!;
     const before = await reloader.workers();

@@ -54,7 +54,7 @@ export function editUpstreams(source: string, view: PoolView, options: EditOptio
     }
     const indent = indentOf(source, d.start);
     const unit = innerIndent(body, indent);
-    const lines = renderUpstreamBody(pool, opts, problems, keptDirectives(source, d, opts)).map((l) => `${indent}${unit}${l}`);
+    const lines = renderUpstreamBody(pool, opts, problems, [...(options.upstreamExtra?.(name) ?? []), ...keptDirectives(source, d, opts)]).map((l) => `${indent}${unit}${l}`);
     edits.push({ from: d.block!.open + 1, to: d.block!.close, text: `\n${lines.join('\n')}\n${indent}` });
     managed.push(name);
   }
@@ -75,7 +75,7 @@ const METHODS = new Set(['least_conn', 'ip_hash', 'hash', 'random', 'least_time'
 function keptDirectives(source: string, block: ConfDirective, opts: { method?: unknown; keepalive?: unknown }): string[] {
   return block
     .block!.children.filter((c) => {
-      if (c.name === 'server') return false;
+      if (c.name === 'server' || c.name === 'balancer_by_lua_block') return false;
       if (METHODS.has(c.name) && opts.method !== undefined) return false;
       if (c.name === 'keepalive' && opts.keepalive !== undefined) return false;
       return true;

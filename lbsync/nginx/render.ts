@@ -24,6 +24,8 @@ export const PLACEHOLDER_SERVER = 'server 127.0.0.1:1 down;';
 /** Options of a render: per-service upstream options (`*` applies to every service). */
 export interface RenderOptions {
   upstreams?: Record<string, UpstreamOptions>;
+  /** Lines lbsync adds inside a service's upstream before the user's own (dynamic mode's balancer_by_lua_block). */
+  upstreamExtra?: (service: string) => string[];
 }
 
 /** A value that was kept out of the config, and why. */
@@ -70,7 +72,7 @@ export function renderUpstreams(view: PoolView, options: RenderOptions = {}): Re
       opts = {};
     }
     names.push(pool.service);
-    out.push(`upstream ${pool.service} {`, ...renderUpstreamBody(pool, opts, problems).map((l) => `    ${l}`), '}', '');
+    out.push(`upstream ${pool.service} {`, ...renderUpstreamBody(pool, opts, problems, options.upstreamExtra?.(pool.service)).map((l) => `    ${l}`), '}', '');
     for (const block of opts.servers ?? []) servers.push(...renderServerBlock(pool.service, block, opts, problems));
   }
   return { text: [...out, ...servers].join('\n'), upstreams: names, problems };

@@ -140,6 +140,7 @@ export const PAGE_JS = `'use strict';
         c.append(line, el('p', '', r.detail));
         if (r.message) c.append(el('pre', 'msg', r.message));
       }
+      if (doc.nginx.dynamicVersion !== undefined) c.append(el('p', 'dim', 'dynamic mode: nginx confirmed endpoint-set version ' + doc.nginx.dynamicVersion));
       out.push(c);
     }
     if (doc.elbv2) {

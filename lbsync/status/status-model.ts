@@ -109,6 +109,7 @@ export class StatusModel extends EventEmitter<{ change: [] }> {
     if (output !== 'nginx') return;
     const status: ApplyStatus = { at: iso(this.now()), ok: true, detail: outcome.detail };
     this.nginxStatus.lastApply = status;
+    if (outcome.nginxVersion !== undefined) this.nginxStatus.dynamicVersion = outcome.nginxVersion;
     if (outcome.changed || !this.nginxStatus.lastReload) this.nginxStatus.lastReload = status;
     if (this.pendingView) {
       this.nginxMembers = new Map(this.pendingView.pools.map((p) => [p.service, new Set(p.members.map(memberKey))]));

@@ -68,6 +68,8 @@ export interface NginxStatus {
   lastReload?: ApplyStatus;
   /** The last apply, including the ones that found nothing to change. */
   lastApply?: ApplyStatus;
+  /** `--nginx-mode dynamic`: the endpoint-set version nginx confirmed holding (read back after each push). */
+  dynamicVersion?: number;
 }
 
 /** The ELBv2 output's last pass event, stamped with when it ended. */

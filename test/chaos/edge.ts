@@ -19,7 +19,8 @@ export interface LbsyncStart {
  * generates (`proxy_next_upstream error timeout http_502 http_503`).
  */
 export class Edge {
-  readonly nginx = new TestNginx();
+  // The Lua module is loaded either way: lbsync's --nginx-mode decides whether it is used.
+  readonly nginx = new TestNginx({ lua: true });
   conf = '';
   configFile = '';
   webPort = 0;

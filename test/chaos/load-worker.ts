@@ -1,12 +1,14 @@
 /**
  * The load generator's child process: `concurrency` closed loops of HTTP GETs
- * to one loopback URL, one new connection per request (no client keep-alive,
- * so nginx reloads cannot race a reused idle connection), paced to at most
+ * to one loopback URL, either one new connection per request
+ * (`Connection: close`) or, with `keepAlive`, over `concurrency` kept-alive
+ * connections as browsers and service clients use them (where an nginx reload
+ * can race a reused idle connection: ECONNRESET), paced to at most
  * `rate` requests per second, bounded by `maxRequests` and `durationMs`.
  * Driven over IPC: `stop` ends it; `inflight` asks how many requests are open.
  * Replies with a `summary` message.
  */
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 
 export interface LoadConfig {
   url: string;
@@ -15,6 +17,8 @@ export interface LoadConfig {
   durationMs: number;
   maxRequests: number;
   timeoutMs: number;
+  /** Reuse `concurrency` kept-alive connections instead of one connection per request. */
+  keepAlive?: boolean;
 }
 
 export interface Failure {
@@ -46,6 +50,7 @@ const failures: Failure[] = [];
 const byBackend: Record<string, number> = {};
 const latencies: number[] = [];
 const interval = 1000 / config.rate;
+const agent = config.keepAlive ? new Agent({ keepAlive: true, maxSockets: config.concurrency }) : false;
 let nextSlot = started;
 
 function once(): Promise<void> {
@@ -64,7 +69,7 @@ function once(): Promise<void> {
       resolve();
     };
     const req = request(
-      { host: target.hostname, port: target.port, path: target.pathname, agent: false, timeout: config.timeoutMs, headers: { connection: 'close' } },
+      { host: target.hostname, port: target.port, path: target.pathname, agent, timeout: config.timeoutMs, headers: config.keepAlive ? {} : { connection: 'close' } },
       (res) => {
         let body = '';
         res.setEncoding('utf8');

@@ -7,6 +7,8 @@ export interface ChaosRow {
   load: string;
   requests: number | null;
   failed: number | null;
+  /** The same phase's kept-alive clients, when the scenario ran them beside the `Connection: close` ones. */
+  keepAlive?: { requests: number; failed: number };
   /** Time to converge in ms (null when not applicable). */
   convergeMs: number | null;
   /** Records lost (should be there, are not) or stale (should be gone, are there) at the end. */
@@ -38,8 +40,8 @@ const cell = (v: number | null, unit = '') => (v === null ? '-' : `${Math.round(
 
 /** Prints the table. */
 export function printTable(rows: ChaosRow[]): string {
-  const header = ['scenario', 'load held', 'requests', 'failed', 'converge', 'lost/stale', 'target', 'met?'];
-  const cells = rows.map((r) => [r.scenario, r.load, cell(r.requests), cell(r.failed), cell(r.convergeMs, ' ms'), cell(r.lostOrStale), r.target, r.met ? 'yes' : 'NO']);
+  const header = ['scenario', 'load held', 'requests', 'failed', 'keep-alive req', 'keep-alive failed', 'converge', 'lost/stale', 'target', 'met?'];
+  const cells = rows.map((r) => [r.scenario, r.load, cell(r.requests), cell(r.failed), cell(r.keepAlive?.requests ?? null), cell(r.keepAlive?.failed ?? null), cell(r.convergeMs, ' ms'), cell(r.lostOrStale), r.target, r.met ? 'yes' : 'NO']);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd();
   const notes = rows.filter((r) => r.note).map((r) => `  - ${r.scenario}: ${r.note}`);
@@ -53,6 +55,7 @@ export function toFigures(rows: ChaosRow[]): Figure[] {
     target: r.target,
     measured: [
       r.requests !== null ? `${r.failed ?? 0}/${r.requests} failed` : '',
+      r.keepAlive ? `keep-alive ${r.keepAlive.failed}/${r.keepAlive.requests} failed` : '',
       r.convergeMs !== null ? `converged in ${Math.round(r.convergeMs)} ms` : '',
       r.lostOrStale !== null ? `${r.lostOrStale} lost/stale` : '',
     ]

@@ -3,6 +3,12 @@
  * backends churn on one namespace host. Containers run with DRAIN=2 (they
  * keep serving 2 s after SIGTERM); the sidekick removes a record at the
  * SIGTERM `kill` event; nginx retries per lbsync's generated server block.
+ * Two clients run side by side in every phase: one new connection per
+ * request (`Connection: close`) and kept-alive connections, as browsers and
+ * service clients use them. The whole scenario runs once per nginx mode:
+ * reload (every change reloads nginx; what kept-alive clients meet then is
+ * reported, not hidden) and dynamic (endpoint changes pushed into nginx's Lua
+ * balancer: 0 failed requests is the target for both clients).
  */
 import { join } from 'node:path';
 import { Fleet } from './fleet.js';
@@ -11,34 +17,48 @@ import type { ChaosRow, ScenarioOptions } from './report.js';
 
 export async function traffic(o: ScenarioOptions): Promise<ChaosRow[]> {
   const rows: ChaosRow[] = [];
-  const fleet = new Fleet({ dir: join(o.dir, 'traffic'), runId: o.runId, hosts: 1, perHost: 3, restartAlways: false, containerEnv: { DRAIN: '2' }, log: o.log });
+  for (const mode of ['reload', 'dynamic'] as const) rows.push(...(await trafficIn(mode, o)));
+  return rows;
+}
+
+async function trafficIn(mode: 'reload' | 'dynamic', o: ScenarioOptions): Promise<ChaosRow[]> {
+  const rows: ChaosRow[] = [];
+  const fleet = new Fleet({ dir: join(o.dir, `traffic-${mode}`), runId: o.runId, hosts: 1, perHost: 3, restartAlways: false, containerEnv: { DRAIN: '2' }, lbsyncExtra: ['--nginx-mode', mode], log: o.log });
   let load: Load | undefined;
+  let kept: Load | undefined;
   const rate = o.short ? 150 : 200;
   const conns = 8;
-  const loadText = `${rate} req/s, ${conns} conns`;
+  const loadText = `${rate} req/s + ${rate} req/s kept-alive, ${conns} conns each`;
   try {
     await fleet.start();
     const h = fleet.hosts[0]!;
     const converge = (what: string) => fleet.waitConverged(60_000, what);
-    const phase = async (name: string, target: string, body: (load: Load) => Promise<{ convergeMs: number; bound?: number; note?: string }>) => {
+    const phase = async (title: string, target: string, body: (load: Load) => Promise<{ convergeMs: number; bound?: number; note?: string }>) => {
+      const name = `${title} (nginx ${mode} mode)`;
       load = new Load({ url: fleet.edge.url, rate, concurrency: conns });
+      kept = new Load({ url: fleet.edge.url, rate, concurrency: conns, keepAlive: true });
       await new Promise((r) => setTimeout(r, 1000));
       const part = await body(load);
       await new Promise((r) => setTimeout(r, 3000)); // past DRAIN: requests to a backend that exits would fail now
       const s: LoadSummary = await load.stop();
-      load = undefined;
+      const k: LoadSummary = await kept.stop();
+      load = kept = undefined;
       const { lost, stale } = await fleet.lostOrStale();
       const limit = part.bound ?? 0;
-      const notes = [part.note, s.failed ? `failures: ${summarise(s)}` : '', `p99 ${s.p99Ms} ms`].filter(Boolean);
+      // Reload mode's kept-alive failures are nginx's reload itself (old workers
+      // closing idle connections): reported, but the target is dynamic mode's.
+      const keptCounts = mode === 'dynamic';
+      const notes = [part.note, s.failed ? `failures: ${summarise(s)}` : '', k.failed ? `keep-alive failures: ${summarise(k)}` : '', `p99 ${s.p99Ms} ms, kept-alive p99 ${k.p99Ms} ms`].filter(Boolean);
       const row: ChaosRow = {
         scenario: name,
         load: loadText,
         requests: s.sent,
         failed: s.failed,
+        keepAlive: { requests: k.sent, failed: k.failed },
         convergeMs: part.convergeMs,
         lostOrStale: lost.length + stale.length,
-        target,
-        met: s.failed <= limit && lost.length + stale.length === 0,
+        target: keptCounts ? `${target}, keep-alive too` : `${target} (Connection: close)`,
+        met: s.failed <= limit && (!keptCounts || k.failed <= limit) && lost.length + stale.length === 0,
         note: notes.join('; '),
       };
       rows.push(row);
@@ -97,6 +117,7 @@ export async function traffic(o: ScenarioOptions): Promise<ChaosRow[]> {
     return rows;
   } finally {
     load?.kill();
+    kept?.kill();
     await fleet.destroy();
   }
 }

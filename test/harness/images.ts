@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,7 @@ export const ETCD_TEST_IMAGE = 'beacon-test/etcd:latest';
 export const TEST_IMAGE_REPO = 'beacon-test';
 
 /** Bumped whenever the recipe below changes, so an old base is rebuilt. */
-const RECIPE = 'node-base v3: node, busybox applets, nginx + mime.types, passwd/group, ca-certificates, nsswitch';
+const RECIPE = 'node-base v4: node, busybox applets, nginx + mime.types + Lua module, passwd/group, ca-certificates, nsswitch';
 const RECIPE_LABEL = 'beacon.test.recipe';
 const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -141,6 +141,13 @@ export async function ensureNodeBaseImage(): Promise<string> {
       mkdirSync(join(root, 'etc/nginx'), { recursive: true });
       if (existsSync('/etc/nginx/mime.types')) copyFileSync('/etc/nginx/mime.types', join(root, 'etc/nginx/mime.types'));
       for (const dir of ['var/lib/nginx', 'var/log/nginx']) mkdirSync(join(root, dir), { recursive: true });
+      // The Lua module and lua-resty-core, as libnginx-mod-http-lua installs them (lbsync's dynamic mode).
+      const modules = '/usr/lib/nginx/modules';
+      if (existsSync(`${modules}/ngx_http_lua_module.so`)) {
+        mkdirSync(join(root, modules), { recursive: true });
+        for (const so of ['ndk_http_module.so', 'ngx_http_lua_module.so']) await copyWithLibraries(root, `${modules}/${so}`, `${modules}/${so}`);
+        cpSync('/usr/share/lua/5.1', join(root, 'usr/share/lua/5.1'), { recursive: true, dereference: true });
+      }
     }
     await importRootfs(root, NODE_BASE_IMAGE, [
       `ENV ${PATH_ENV}`,

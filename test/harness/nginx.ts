@@ -18,7 +18,8 @@ export class TestNginx {
   port = 0;
   private proc: Started | undefined;
 
-  constructor() {
+  /** `lua`: load Debian's Lua module (libnginx-mod-http-lua) by absolute path, as an nginx with its own prefix must. */
+  constructor(private readonly opts: { lua?: boolean } = {}) {
     this.prefix = mkdtempSync(join(tmpdir(), 'beacon-nginx-'));
     this.confDir = join(this.prefix, 'conf');
     mkdirSync(join(this.confDir, 'conf.d'), { recursive: true });
@@ -38,12 +39,16 @@ export class TestNginx {
     return ['nginx', '-p', this.prefix, '-c', this.mainConf, ...args].join(' ');
   }
 
-  /** Writes the main config (listening on a free port unless `body` says otherwise) and starts nginx. */
-  async start(body?: string): Promise<this> {
+  private body: string | undefined;
+
+  /** Writes the main config (listening on a free port unless `body` says otherwise; a restart keeps the last body) and starts nginx. */
+  async start(body = this.body): Promise<this> {
+    this.body = body;
     this.port ||= await freePort();
     writeFileSync(
       this.mainConf,
       [
+        ...(this.opts.lua ? ['load_module /usr/lib/nginx/modules/ndk_http_module.so;', 'load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;'] : []),
         'worker_processes 1;',
         `pid ${this.pidFile};`,
         `error_log ${join(this.prefix, 'logs', 'error.log')} notice;`,

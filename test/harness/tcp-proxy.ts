@@ -11,6 +11,7 @@ export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   port = 0;
+  private stalled = false;
   /** Bytes the target has sent back through the proxy so far (what a client read from it). */
   bytesFromTarget = 0;
 
@@ -30,6 +31,7 @@ export class TcpProxy {
       }
       upstream.on('data', (chunk: Buffer) => (this.bytesFromTarget += chunk.length));
       client.pipe(upstream).pipe(client);
+      if (this.stalled) for (const s of [client, upstream]) s.pause();
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -49,6 +51,21 @@ export class TcpProxy {
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * Keeps every connection open but forwards nothing, as a network that drops
+   * packets would: calls hang instead of failing fast as after cut().
+   */
+  stall(): void {
+    this.stalled = true;
+    for (const s of this.sockets) s.pause();
+  }
+
+  /** Forwards again after stall(). */
+  unstall(): void {
+    this.stalled = false;
+    for (const s of this.sockets) s.resume();
   }
 
   /** Accepts connections again on the same port or path. */

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseDuration } from '../../../registry/index.js';
 import { beacon } from '../../harness/index.js';
 
@@ -56,4 +58,22 @@ describe('beacon CLI: usage and help agree with parsing', function () {
       assert.match(res.stderr, message);
     });
   }
+
+  it('runs quietly on the project\'s Node 24 through ./beacon, whatever node PATH finds first', async () => {
+    const wrapper = fileURLToPath(new URL('../../../../beacon', import.meta.url));
+    // The system's own node (20 on a fresh Debian) first, or none at all: neither may matter.
+    const run = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(wrapper, args, { env: { PATH: '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' }, cwd: '/' }, (err, stdout, stderr) =>
+          resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    // `health` loads undici 8, which fails to load on Node 20.
+    const help = await run(['health', 'check', '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: beacon health check/);
+    assert.equal(help.stderr, '', 'nothing before the answer');
+    const bad = await run(['sidekick']);
+    assert.equal(bad.code, 2, 'exit codes pass through the wrapper');
+  });
 });

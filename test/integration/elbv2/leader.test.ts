@@ -158,6 +158,31 @@ describe('elbv2 output: one writer among replicas (etcd election)', function () 
     backend.endpoint.state.deregisterTargets(arn, [{ id: '127.0.0.1', port: 18002 }]);
     await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2, 3)), 60_000, 'A to repair the drift after the cut');
     assert.deepEqual([...callers(mark)], ['AKIDREPLICAA']);
+    // Resign (its 30 s lease would otherwise hold the election for the next test), then close the proxy.
+    await a.close();
+    await proxy.cut();
+  });
+
+  it('a leader behind a network that drops packets (etcd calls hang) keeps trying with backoff, and repairs drift once it is back', async () => {
+    const proxy = await new TcpProxy(etcd.clientPort).start();
+    const a = await replica('AKIDREPLICAA', `http://127.0.0.1:${proxy.port}`, 30);
+    await waitFor(() => a.leader, 20_000, 'replica A to be elected');
+    a.view(viewOf({ web: eps(1, 2) }));
+    await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2)), 20_000, '2 targets');
+
+    proxy.stall();
+    const seen = a.warnings.length;
+    // Each pass's confirmation times out instead of hanging: warnings keep coming.
+    await waitFor(() => a.warnings.slice(seen).filter((c) => c === 'BEACON_ELBV2_LEADER_UNCONFIRMED').length >= 2, 60_000, 'two unconfirmed passes while stalled');
+    proxy.unstall();
+
+    const mark = backend.endpoint.calls.mark;
+    backend.endpoint.state.deregisterTargets(arn, [{ id: '127.0.0.1', port: 18001 }]);
+    await waitFor(() => JSON.stringify(registered()) === JSON.stringify(wanted(1, 2)), 60_000, 'A to repair the drift after the stall');
+    assert.deepEqual([...callers(mark)], ['AKIDREPLICAA']);
+    // Resign (its 30 s lease would otherwise hold the election for the next test), then close the proxy.
+    await a.close();
     await proxy.cut();
   });
 });
+

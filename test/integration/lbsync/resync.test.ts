@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { TcpProxy, waitFor } from '../../harness/index.js';
+import { TcpProxy, TestEtcd, waitFor } from '../../harness/index.js';
 import { Stack, startBackends, waitForLog } from './stack.js';
 
 describe('lbsync resyncs fully after a compaction or when etcd\'s revision goes back', function () {
@@ -9,6 +9,7 @@ describe('lbsync resyncs fully after a compaction or when etcd\'s revision goes 
   const stack = new Stack();
   let backends: Awaited<ReturnType<typeof startBackends>>;
   let proxy: TcpProxy;
+  let other: TestEtcd | undefined;
   let log = '';
 
   const answers = async (name: string) => waitFor(async () => (await stack.hits(6)).every((b) => b === name), 20_000, `only ${name} to answer`);
@@ -23,6 +24,7 @@ describe('lbsync resyncs fully after a compaction or when etcd\'s revision goes 
   after(async () => {
     await stack.killAll();
     await proxy?.cut();
+    await other?.destroy();
     await backends?.close();
     await stack.stop();
   });
@@ -52,5 +54,20 @@ describe('lbsync resyncs fully after a compaction or when etcd\'s revision goes 
     await waitForLog(log, /\(revision-went-back\)$/, 30_000);
     await answers('b2');
     assert.doesNotMatch(stack.liveConf(), new RegExp(`:${backends.ports[1]};`), 'the record that only the old etcd had is gone');
+  });
+
+  it('lists again when another cluster answers at the same address, even one whose revision is ahead', async () => {
+    await answers('b2');
+    other = await new TestEtcd().start();
+    const o = other.client();
+    // A longer history than lbsync's etcd: resuming at its revision there would replay unrelated changes.
+    for (let i = 0; i < 200; i++) await o.put(`/other/${i}`).value('z');
+    await o.put('/services/web/d').value(JSON.stringify({ service: 'web', instance: 'd', host: '127.0.0.1', port: backends.ports[0]! }));
+    o.close();
+    await proxy.cut();
+    proxy = await new TcpProxy(other.clientPort).start(proxy.port);
+    await waitForLog(log, /\(cluster-changed\)$/, 30_000);
+    await answers('b0');
+    assert.doesNotMatch(stack.liveConf(), new RegExp(`:${backends.ports[2]};`), 'the record only the old cluster had is gone');
   });
 });

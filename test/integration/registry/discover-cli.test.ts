@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { beacon, startBeacon, TestEtcd, waitFor, type Started } from '../../harness/index.js';
+import { beacon, BEACON_NODE_ARGS, startBeacon, TestEtcd, waitFor, type Started } from '../../harness/index.js';
 
 /** Writes with the real etcdctl, as an operator (or a seed's sidekick) would. */
 function etcdctl(etcd: TestEtcd, ...args: string[]): string {
@@ -105,6 +108,34 @@ describe('beacon discover / services (real etcd, etcdctl-written records)', func
       const set = JSON.parse(lines.at(-1)!) as Array<{ instance: string }>;
       assert.deepEqual(set.map((r) => r.instance), ['core01:web01:80', 'web02', 'web03']);
       console.log(`      (put → printed: ${latency} ms, including etcdctl's own start-up)`);
+    });
+
+    it('ends quietly with exit 0 when its reader goes (`beacon discover --watch | head -n 1`)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'beacon-epipe-'));
+      const beaconCmd = [process.execPath, ...BEACON_NODE_ARGS].join(' ');
+      // Its own process group, so a failure can end the whole pipeline by the group's id.
+      const shell = spawn('bash', ['-c', `${beaconCmd} discover epipe --watch --etcd ${etcd.url} 2>${dir}/stderr | head -n 1; echo "beacon exited \${PIPESTATUS[0]}"`], { detached: true });
+      let out = '';
+      shell.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const done = new Promise<void>((resolve) => shell.once('exit', () => resolve()));
+      try {
+        await waitFor(() => out.includes('\n'), 10_000, 'head to print the first line');
+        // head has gone; the next set beacon prints goes into a closed pipe.
+        let n = 0;
+        await waitFor(() => {
+          const instance = `e${n++}`;
+          etcdctl(etcd, 'put', `/services/epipe/${instance}`, JSON.stringify({ service: 'epipe', instance, host: '10.0.0.4', port: 80 }));
+          return out.includes('beacon exited');
+        }, 20_000, 'beacon to end after its reader went', 500);
+        await done;
+        assert.match(out, /^--- \S+ epipe: 0 endpoint\(s\)\nbeacon exited 0\n$/);
+        const stderr = readFileSync(`${dir}/stderr`, 'utf8');
+        assert.doesNotMatch(stderr, /EPIPE|Error|    at /, stderr);
+      } finally {
+        if (shell.exitCode === null) process.kill(-shell.pid!, 'SIGKILL');
+        etcdctl(etcd, 'del', '--prefix', '/services/epipe/');
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('prints the set again after a delete', async () => {

@@ -143,6 +143,7 @@ describe('ship: the sidekick and lbsync images', function () {
     const conf = await dockerCli(['exec', lbsyncName, 'cat', '/var/lib/beacon/nginx/conf/beacon.conf']);
     assert.match(conf, new RegExp(`upstream ${service} \\{`));
     assert.equal(conf.match(/^\s+server 127\.0\.0\.1:\d+;/gm)?.length, 2, conf);
+    assert.match(conf, /balancer_by_lua_block/, 'the image runs lbsync in dynamic mode (its nginx loads the Lua module)');
     assert.equal((await dockerCli(['exec', lbsyncName, 'id', '-u'])).trim(), '1000', 'lbsync and nginx run as uid 1000');
     const nginxUsers = await dockerCli(['exec', lbsyncName, 'sh', '-c', 'for p in $(pidof nginx); do stat -c %u /proc/$p; done']);
     assert.ok(nginxUsers.trim().split('\n').every((u) => u === '1000'), `nginx processes' uids: ${nginxUsers}`);

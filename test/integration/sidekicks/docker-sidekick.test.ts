@@ -1,36 +1,16 @@
 import assert from 'node:assert/strict';
 import type { Etcd3 } from 'etcd3';
 import type { ServiceRecord } from '../../../registry/index.js';
-import { dockerAvailable, ensureTestImage, freePort, hostPortOf, removeTestContainers, runContainer, TestEtcd, waitFor } from '../../harness/index.js';
-import { nodeRecords, startDockerSidekick, uniqueName, waitForLog, waitForNode, type SidekickProcess } from './helpers.js';
+import { freePort, hostPortOf, removeTestContainers, runContainer, TestEtcd, waitFor } from '../../harness/index.js';
+import { nodeRecords, sidekickSuite, startDockerSidekick, uniqueName, waitForLog, waitForNode, type SidekickProcess } from './helpers.js';
 
 describe('sidekick docker: containers → etcd (real dockerd, real etcd, compiled CLI)', function () {
+  const suite = sidekickSuite();
   let etcd: TestEtcd;
   let client: Etcd3;
-  const running: SidekickProcess[] = [];
+  before(() => ({ etcd, client } = suite));
 
-  before(async function () {
-    if (!dockerAvailable()) this.skip();
-    await ensureTestImage();
-    etcd = await new TestEtcd().start();
-    client = etcd.client();
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-    await removeTestContainers();
-  });
-
-  after(async () => {
-    client?.close();
-    await etcd?.destroy();
-  });
-
-  function sidekick(extra: string[] = []): SidekickProcess {
-    const proc = startDockerSidekick(etcd, extra);
-    running.push(proc);
-    return proc;
-  }
+  const sidekick = (extra: string[] = []): SidekickProcess => suite.sidekick(extra);
 
   it('publishes a labelled container with its host, port and name; removes it on docker stop and on docker rm -f', async () => {
     const sk = sidekick();
@@ -189,7 +169,7 @@ describe('sidekick docker: containers → etcd (real dockerd, real etcd, compile
     // Same node name: the new sidekick owns the old one's records. The TTL is 60 s, so only
     // the startup cleanup can explain the stale record going.
     const second = startDockerSidekick(etcd, ['--ttl', '60s'], first.node);
-    running.push(second);
+    suite.track(second);
     const keepPort = await hostPortOf(keep);
     await waitForNode(client, first.node, (rs) => rs.length === 1 && rs[0]!.port === keepPort, 'stale record removed (the TTL is 60 s)', 30_000);
     await waitForLog(second, (l) => String(l.msg).startsWith('removed stale'), 'removed stale');

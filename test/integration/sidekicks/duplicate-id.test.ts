@@ -1,33 +1,13 @@
 import assert from 'node:assert/strict';
-import type { Etcd3 } from 'etcd3';
-import { dockerAvailable, ensureTestImage, removeTestContainers, runContainer, TestEtcd } from '../../harness/index.js';
-import { startDockerSidekick, uniqueName, waitForLog, waitForNode, type SidekickProcess } from './helpers.js';
+import { runContainer } from '../../harness/index.js';
+import { sidekickSuite, uniqueName, waitForLog, waitForNode } from './helpers.js';
 
 describe('sidekick docker: two containers with the same SERVICE_ID (real dockerd, real etcd)', function () {
-  let etcd: TestEtcd;
-  let client: Etcd3;
-  const running: SidekickProcess[] = [];
-
-  before(async function () {
-    if (!dockerAvailable()) this.skip();
-    await ensureTestImage();
-    etcd = await new TestEtcd().start();
-    client = etcd.client();
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-    await removeTestContainers();
-  });
-
-  after(async () => {
-    client?.close();
-    await etcd?.destroy();
-  });
+  const suite = sidekickSuite();
 
   it('refuses the second while the first runs, and publishes the survivor once the first is removed', async () => {
-    const sk = startDockerSidekick(etcd);
-    running.push(sk);
+    const { client } = suite;
+    const sk = suite.sidekick();
     const labels = { SERVICE_NAME: uniqueName('dup'), SERVICE_ID: 'the-one' };
     const first = await runContainer({ labels, publish: [80] });
     const firstId = (await first.inspect()).Id.slice(0, 12);

@@ -1,37 +1,21 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
-import { dockerAvailable, ensureTestImage, hostPortOf, removeTestContainers, runContainer, TestEtcd } from '../../harness/index.js';
-import { startDockerSidekick, uniqueName, waitForLog, waitForNode, type SidekickProcess } from './helpers.js';
+import { hostPortOf, runContainer, TestEtcd } from '../../harness/index.js';
+import { sidekickSuite, startDockerSidekick, uniqueName, waitForLog, waitForNode } from './helpers.js';
 import { UnixSocketProxy } from './unix-proxy.js';
 
 describe('sidekick docker: faults are recovered without a restart', function () {
   this.timeout(120_000);
+  const suite = sidekickSuite();
   let etcd: TestEtcd;
   let client: Etcd3;
-  const running: SidekickProcess[] = [];
-
-  before(async function () {
-    if (!dockerAvailable()) this.skip();
-    await ensureTestImage();
-    etcd = await new TestEtcd().start();
-    client = etcd.client();
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-    await removeTestContainers();
-  });
-
-  after(async () => {
-    client?.close();
-    await etcd?.destroy();
-  });
+  before(() => ({ etcd, client } = suite));
 
   for (const ttl of ['2s', '15s']) {
     it(`etcd stopped for 10 s while containers start and stop: etcd matches the running containers once it is back (--ttl ${ttl})`, async () => {
       const sk = startDockerSidekick(etcd, ['--ttl', ttl]);
-      running.push(sk);
+      suite.track(sk);
       const name = uniqueName('outage');
       const a = await runContainer({ labels: { SERVICE_NAME: name }, publish: [80] });
       const b = await runContainer({ labels: { SERVICE_NAME: name }, publish: [80] });
@@ -63,7 +47,7 @@ describe('sidekick docker: faults are recovered without a restart', function () 
     const proxy = await new UnixSocketProxy().start();
     try {
       const sk = startDockerSidekick(etcd, ['--docker-host', `unix://${proxy.path}`]);
-      running.push(sk);
+      suite.track(sk);
       const name = uniqueName('dockercut');
       const a = await runContainer({ labels: { SERVICE_NAME: name }, publish: [80] });
       await waitForNode(client, sk.node, (rs) => rs.length === 1, 'published');

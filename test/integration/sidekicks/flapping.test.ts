@@ -1,39 +1,13 @@
 import assert from 'node:assert/strict';
-import type { Etcd3 } from 'etcd3';
-import { dockerAvailable, ensureTestImage, freePort, removeTestContainers, runContainer, TestEtcd, waitFor } from '../../harness/index.js';
-import { nodeRecords, startDockerSidekick, uniqueName, waitForLog, waitForNode, type SidekickProcess } from './helpers.js';
+import { freePort, runContainer, waitFor } from '../../harness/index.js';
+import { nodeRecords, sidekickSuite, uniqueName, waitForLog, waitForNode } from './helpers.js';
 
 describe('sidekick docker: restart loops are damped (real dockerd, real etcd)', function () {
-  let etcd: TestEtcd;
-  let client: Etcd3;
-  const running: SidekickProcess[] = [];
-
-  before(async function () {
-    if (!dockerAvailable()) this.skip();
-    await ensureTestImage();
-    etcd = await new TestEtcd().start();
-    client = etcd.client();
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-    await removeTestContainers();
-  });
-
-  after(async () => {
-    client?.close();
-    await etcd?.destroy();
-  });
-
-  function sidekick(extra: string[]): SidekickProcess {
-    const sk = startDockerSidekick(etcd, extra);
-    running.push(sk);
-    return sk;
-  }
+  const suite = sidekickSuite();
 
   it('a container crashing in a loop (restart policy) is published for its first starts only, then held back', async function () {
     this.timeout(120_000);
-    const sk = sidekick(['--flap-restarts', '2', '--flap-window', '60s', '--flap-hold', '60s']);
+    const sk = suite.sidekick(['--flap-restarts', '2', '--flap-window', '60s', '--flap-hold', '60s']);
     const c = await runContainer({ labels: { SERVICE_NAME: uniqueName('crash') }, publish: [80], cmd: ['sh', '-c', 'sleep 1; exit 1'], start: false });
     await c.update({ RestartPolicy: { Name: 'always' } });
     await c.start();
@@ -45,23 +19,23 @@ describe('sidekick docker: restart loops are damped (real dockerd, real etcd)', 
     const published = sk.lines().filter((l) => String(l.msg).startsWith('published') && l.container === id).length;
     assert.ok(published >= 1 && published <= 2, `published at its first two starts only (${published} times)`);
     assert.equal(sk.lines().filter((l) => String(l.msg).startsWith('held back container') && l.container === id).length >= 2, true, 'each held start is logged');
-    assert.deepEqual(await nodeRecords(client, sk.node), []);
+    assert.deepEqual(await nodeRecords(suite.client, sk.node), []);
   });
 
   it('a held-back container is published once it has stayed up for --flap-hold', async function () {
     this.timeout(120_000);
     const port = await freePort();
-    const sk = sidekick(['--flap-restarts', '2', '--flap-hold', '5s', '--metrics-port', String(port)]);
+    const sk = suite.sidekick(['--flap-restarts', '2', '--flap-hold', '5s', '--metrics-port', String(port)]);
     const c = await runContainer({ labels: { SERVICE_NAME: uniqueName('settle') }, publish: [80] });
     const id = (await c.inspect()).Id.slice(0, 12);
-    await waitForNode(client, sk.node, (rs) => rs.length === 1, 'published at its first start');
+    await waitForNode(suite.client, sk.node, (rs) => rs.length === 1, 'published at its first start');
     await c.restart({ t: 0 });
-    await waitForNode(client, sk.node, (rs) => rs.length === 1 && rs[0]!.container === id, 'published again at its second start');
+    await waitForNode(suite.client, sk.node, (rs) => rs.length === 1 && rs[0]!.container === id, 'published again at its second start');
     await c.restart({ t: 0 });
     await waitForLog(sk, (l) => String(l.msg).startsWith('held back container') && l.container === id, 'held back at its third start');
     // The second run's record goes at its die; the third run's is not written while held.
-    await waitForNode(client, sk.node, (rs) => rs.length === 0, 'no record while held', 10_000);
-    await waitForNode(client, sk.node, (rs) => rs.length === 1 && rs[0]!.container === id, 'published after the hold', 30_000);
+    await waitForNode(suite.client, sk.node, (rs) => rs.length === 0, 'no record while held', 10_000);
+    await waitForNode(suite.client, sk.node, (rs) => rs.length === 1 && rs[0]!.container === id, 'published after the hold', 30_000);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     assert.match(metrics, /^beacon_sidekick_flaps_held_total 1$/m);
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
-import { RUN_ID, RUN_LABEL, startBeacon, waitFor, type Started, type TestEtcd } from '../../harness/index.js';
+import { dockerAvailable, ensureTestImage, removeTestContainers, RUN_ID, RUN_LABEL, startBeacon, TestEtcd, waitFor, type Started } from '../../harness/index.js';
 import type { ServiceRecord } from '../../../registry/index.js';
 
 /** A per-file scratch directory for sidekick logs. */
@@ -81,3 +81,54 @@ export async function waitForNode(client: Etcd3, node: string, check: (rs: Servi
 export function waitForLog(proc: SidekickProcess, pred: (line: Record<string, unknown>) => boolean, what: string, timeoutMs = 15_000) {
   return waitFor(() => proc.lines().find(pred), timeoutMs, `log line: ${what} (log: ${proc.log})`, 50);
 }
+
+/** What a suite made by sidekickSuite() gives its tests. */
+export interface SidekickSuite {
+  readonly etcd: TestEtcd;
+  /** An etcd client for assertions. */
+  readonly client: Etcd3;
+  /** Starts `beacon sidekick docker` against the suite's etcd, killed after the test. */
+  sidekick(extra?: string[]): SidekickProcess;
+  /** Kills this process after the test (SIGKILL by pid). */
+  track<T extends Started>(proc: T): T;
+}
+
+/**
+ * The mocha hooks of a suite against the real dockerd and a fresh etcd: skips
+ * without Docker; after each test kills the processes it started and removes
+ * its containers; after all stops etcd. Call inside `describe`.
+ */
+export function sidekickSuite(): SidekickSuite {
+  let etcd: TestEtcd | undefined;
+  let client: Etcd3 | undefined;
+  const running: Started[] = [];
+  before(async function () {
+    if (!dockerAvailable()) this.skip();
+    await ensureTestImage();
+    etcd = await new TestEtcd().start();
+    client = etcd.client();
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
+    await removeTestContainers();
+  });
+  after(async () => {
+    client?.close();
+    await etcd?.destroy();
+  });
+  const track = <T extends Started>(proc: T): T => {
+    running.push(proc);
+    return proc;
+  };
+  return {
+    get etcd() {
+      return etcd!;
+    },
+    get client() {
+      return client!;
+    },
+    sidekick: (extra = []) => track(startDockerSidekick(etcd!, extra)),
+    track,
+  };
+}
+

@@ -1,23 +1,17 @@
 import assert from 'node:assert/strict';
-import type { Etcd3 } from 'etcd3';
-import { dockerAvailable, ensureTestImage, removeTestContainers, runContainer, TcpProxy, TestEtcd, waitFor } from '../../harness/index.js';
-import { nodeRecords, startDockerSidekick, uniqueName, waitForLog, waitForNode, type SidekickProcess } from './helpers.js';
+import { runContainer, TcpProxy, waitFor } from '../../harness/index.js';
+import { nodeRecords, sidekickSuite, startDockerSidekick, uniqueName, waitForLog, waitForNode } from './helpers.js';
 
 const FOREIGN = 2000;
 
 describe('sidekick docker: the periodic resync looks only at its own records (real dockerd, real etcd)', function () {
-  let etcd: TestEtcd;
-  let client: Etcd3;
+  const suite = sidekickSuite();
   let proxy: TcpProxy;
   let foreignBytes = 0;
-  const running: SidekickProcess[] = [];
 
-  before(async function () {
-    if (!dockerAvailable()) this.skip();
-    await ensureTestImage();
-    etcd = await new TestEtcd().start();
-    client = etcd.client();
-    proxy = await new TcpProxy(etcd.clientPort).start();
+  before(async () => {
+    const { client } = suite;
+    proxy = await new TcpProxy(suite.etcd.clientPort).start();
     // A fleet's worth of other hosts' records.
     for (let i = 0; i < FOREIGN; i += 200) {
       const puts = Array.from({ length: 200 }, (_, j) => {
@@ -29,21 +23,14 @@ describe('sidekick docker: the periodic resync looks only at its own records (re
     }
   });
 
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-    await removeTestContainers();
-  });
-
   after(async () => {
-    client?.close();
     await proxy?.cut();
-    await etcd?.destroy();
   });
 
   it('prunes a stale record and restores a deleted one through its lease, without reading the other hosts\' records', async function () {
     this.timeout(120_000);
-    const sk = startDockerSidekick({ url: `http://127.0.0.1:${proxy.port}` }, ['--ttl', '60s', '--resync', '1s', '--log-level', 'debug']);
-    running.push(sk);
+    const { client } = suite;
+    const sk = suite.track(startDockerSidekick({ url: `http://127.0.0.1:${proxy.port}` }, ['--ttl', '60s', '--resync', '1s', '--log-level', 'debug']));
     const name = uniqueName('own');
     await runContainer({ labels: { SERVICE_NAME: name }, publish: [80] });
     const [live] = await waitForNode(client, sk.node, (rs) => rs.length === 1, 'published');

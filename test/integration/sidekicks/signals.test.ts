@@ -1,19 +1,8 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Etcd3 } from 'etcd3';
-import {
-  dockerAvailable,
-  ensureTestImage,
-  removeTestContainers,
-  runContainer,
-  startBeacon,
-  TestEtcd,
-  TestNginx,
-  waitFor,
-  type Started,
-} from '../../harness/index.js';
-import { LOG_DIR, nodeRecords, readLines, startDockerSidekick, uniqueName, waitForLog, waitForNode, type SidekickProcess } from './helpers.js';
+import { runContainer, startBeacon, TestNginx, waitFor, type Started } from '../../harness/index.js';
+import { LOG_DIR, nodeRecords, readLines, sidekickSuite, uniqueName, waitForLog, waitForNode, type SidekickProcess } from './helpers.js';
 
 /** TCP ports a process listens on, from its socket fds and /proc/net/tcp{,6}. */
 function listeningPorts(pid: number): number[] {
@@ -51,46 +40,25 @@ async function survivesSignals(proc: Started, lines: () => Array<Record<string, 
 }
 
 describe('daemons and signals: SIGHUP, SIGPIPE, SIGUSR1, EPIPE survived; SIGTERM cleans up (real processes)', function () {
-  let etcd: TestEtcd;
-  let client: Etcd3;
-  const running: Started[] = [];
-
-  before(async function () {
-    if (!dockerAvailable()) this.skip();
-    await ensureTestImage();
-    etcd = await new TestEtcd().start();
-    client = etcd.client();
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
-    await removeTestContainers();
-  });
-
-  after(async () => {
-    client?.close();
-    await etcd?.destroy();
-  });
+  const suite = sidekickSuite();
 
   function sidekick(): SidekickProcess {
     // A 60 s TTL: records gone right after SIGTERM can only be the revoked lease.
-    const sk = startDockerSidekick(etcd, ['--ttl', '60s']);
-    running.push(sk);
-    return sk;
+    return suite.sidekick(['--ttl', '60s']);
   }
 
   it('the docker sidekick outlives SIGHUP, SIGPIPE and SIGUSR1 with a log line each, keeps publishing, and revokes its lease on SIGTERM', async () => {
     const sk = sidekick();
     const name = uniqueName('sig');
     await runContainer({ labels: { SERVICE_NAME: name }, publish: [80] });
-    await waitForNode(client, sk.node, (rs) => rs.length === 1, 'published');
+    await waitForNode(suite.client, sk.node, (rs) => rs.length === 1, 'published');
     await survivesSignals(sk, () => sk.lines());
     await runContainer({ labels: { SERVICE_NAME: name }, publish: [80] });
-    await waitForNode(client, sk.node, (rs) => rs.length === 2, 'a container started after the signals published');
+    await waitForNode(suite.client, sk.node, (rs) => rs.length === 2, 'a container started after the signals published');
 
     await sk.stop('SIGTERM');
     assert.equal(sk.child.exitCode, 0);
-    assert.equal((await nodeRecords(client, sk.node)).length, 0, 'records gone at once: the lease was revoked');
+    assert.equal((await nodeRecords(suite.client, sk.node)).length, 0, 'records gone at once: the lease was revoked');
     await waitForLog(sk, (l) => String(l.msg).startsWith('stopped on SIGTERM'), 'stopped on SIGTERM');
   });
 
@@ -98,25 +66,25 @@ describe('daemons and signals: SIGHUP, SIGPIPE, SIGUSR1, EPIPE survived; SIGTERM
     const sk = sidekick();
     const name = uniqueName('epipe');
     await runContainer({ labels: { SERVICE_NAME: name }, publish: [80] });
-    await waitForNode(client, sk.node, (rs) => rs.length === 1, 'published');
+    await waitForNode(suite.client, sk.node, (rs) => rs.length === 1, 'published');
     // The reader of its stderr goes away, as `beacon sidekick docker 2>&1 | head` would.
     sk.child.stderr!.unpipe();
     sk.child.stderr!.destroy();
     // Publishing it logs a line, i.e. writes into the broken pipe.
     await runContainer({ labels: { SERVICE_NAME: name }, publish: [80] });
-    await waitForNode(client, sk.node, (rs) => rs.length === 2, 'published with stderr gone');
+    await waitForNode(suite.client, sk.node, (rs) => rs.length === 2, 'published with stderr gone');
     assert.ok(alive(sk), 'still running');
     await sk.stop('SIGTERM');
     assert.equal(sk.child.exitCode, 0);
-    assert.equal((await nodeRecords(client, sk.node)).length, 0, 'the lease was revoked');
+    assert.equal((await nodeRecords(suite.client, sk.node)).length, 0, 'the lease was revoked');
   });
 
   it('the announce sidekick outlives SIGHUP, SIGPIPE and SIGUSR1 and revokes its lease on SIGTERM', async () => {
     const log = join(LOG_DIR, `announce-signals-${Date.now()}.log`);
     const service = uniqueName('ann');
-    const ann = startBeacon(['sidekick', 'announce', '--etcd', etcd.url, '--service', service, '--port', '8080', '--host', '127.0.0.1', '--ttl', '60s'], log);
-    running.push(ann);
-    const key = async () => client.getAll().prefix(`/services/${service}/`).keys();
+    const ann = startBeacon(['sidekick', 'announce', '--etcd', suite.etcd.url, '--service', service, '--port', '8080', '--host', '127.0.0.1', '--ttl', '60s'], log);
+    suite.track(ann);
+    const key = async () => suite.client.getAll().prefix(`/services/${service}/`).keys();
     await waitFor(async () => (await key()).length === 1, 15_000, 'announced');
     await survivesSignals(ann, () => readLines(log));
     assert.equal((await key()).length, 1, 'still announced');
@@ -130,17 +98,17 @@ describe('daemons and signals: SIGHUP, SIGPIPE, SIGUSR1, EPIPE survived; SIGTERM
     try {
       const file = join(nginx.confDir, 'conf.d', 'beacon.conf');
       const log = join(nginx.prefix, 'lbsync.log');
-      const lbsync = startBeacon(['lbsync', '--etcd', etcd.url, '--health', 'off', '--nginx-conf', file, '--nginx-test', nginx.command('-t'), '--nginx-reload', nginx.command('-s', 'reload')], log);
-      running.push(lbsync);
+      const lbsync = startBeacon(['lbsync', '--etcd', suite.etcd.url, '--health', 'off', '--nginx-conf', file, '--nginx-test', nginx.command('-t'), '--nginx-reload', nginx.command('-s', 'reload')], log);
+      suite.track(lbsync);
       const service = uniqueName('lb');
-      await client.put(`/services/${service}/a`).value(JSON.stringify({ service, instance: 'a', host: '127.0.0.1', port: 18001 }));
+      await suite.client.put(`/services/${service}/a`).value(JSON.stringify({ service, instance: 'a', host: '127.0.0.1', port: 18001 }));
       await waitFor(() => /server 127\.0\.0\.1:18001/.test(readFileSync(file, 'utf8')), 20_000, 'the first record rendered');
       await survivesSignals(lbsync, () => readLines(log));
-      await client.put(`/services/${service}/b`).value(JSON.stringify({ service, instance: 'b', host: '127.0.0.1', port: 18002 }));
+      await suite.client.put(`/services/${service}/b`).value(JSON.stringify({ service, instance: 'b', host: '127.0.0.1', port: 18002 }));
       await waitFor(() => /server 127\.0\.0\.1:18002/.test(readFileSync(file, 'utf8')), 20_000, 'a record put after the signals rendered');
       await lbsync.stop('SIGTERM');
       assert.equal(lbsync.child.exitCode, 0);
-      await client.delete().prefix(`/services/${service}/`).exec();
+      await suite.client.delete().prefix(`/services/${service}/`).exec();
     } finally {
       await nginx.destroy();
     }

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { createEtcdClient, LeasePublisher } from '../../../registry/index.js';
-import { DockerSidekick, type DockerEvent, type DockerSource } from '../../../sidekicks/index.js';
-import { dockerAvailable, ensureTestImage, freePort, removeTestContainers, runContainer, TestEtcd, waitFor } from '../../harness/index.js';
-import { facts, ScriptedSource } from '../../unit/sidekicks/scripted-source.js';
-import { startDockerSidekick, uniqueName, waitForNode, type SidekickProcess } from './helpers.js';
+import { createEtcdClient } from '../../../registry/index.js';
+import { dockerAvailable, ensureTestImage, freePort, removeTestContainers, runContainer, startBeacon, TestEtcd, waitFor, type Started } from '../../harness/index.js';
+import { event, facts, scriptedSidekick } from '../../unit/sidekicks/scripted-source.js';
+import { LOG_DIR, readLines, startDockerSidekick, uniqueName, waitForNode } from './helpers.js';
 
 /** etcd with auth: user `sidekick` may only read /services/ until the test grants it more. */
 describe('sidekick: an etcd user that may not write is said plainly, repeatedly, and in metrics/readiness (real etcd auth)', function () {
   let etcd: TestEtcd;
   let admin: (...args: string[]) => void;
-  const running: SidekickProcess[] = [];
+  const running: Started[] = [];
 
   before(async () => {
     etcd = await new TestEtcd().start();
@@ -38,24 +38,14 @@ describe('sidekick: an etcd user that may not write is said plainly, repeatedly,
 
   it('repeats the denial while it lasts, then says writes resumed (in process, short report period)', async () => {
     const client = createEtcdClient({ endpoints: [etcd.url], user: 'sidekick', password: 'sidekick-pw' });
-    const publisher = new LeasePublisher({ client, prefix: '/services', ttlSeconds: 10, layout: 'json' });
-    const source = new ScriptedSource();
-    const sidekick = new DockerSidekick({
-      source: source as unknown as DockerSource,
-      publisher,
-      client,
-      prefix: '/services',
-      layout: 'json',
-      definition: { node: 'n1', hostAddress: '127.0.0.1' },
-      deniedReportMs: 300,
-    });
+    const { sidekick, source } = scriptedSidekick(client, { deniedReportMs: 300 });
     const denied: number[] = [];
     let allowed = 0;
     sidekick.on('denied', (_err, forMs) => denied.push(forMs));
     sidekick.on('allowed', () => allowed++);
     try {
       const f = facts(1, 'denied');
-      source.emit('update', f, { id: f.id, action: 'start', timeNano: Date.now() * 1e6, attributes: {} } satisfies DockerEvent);
+      source.emit('update', f, event(f.id, 'start'));
       await waitFor(() => denied.length >= 3, 20_000, 'three reports of the denial');
       assert.equal(sidekick.writeDenied, true);
       assert.ok(denied[2]! > denied[0]!, `the reports count how long it lasts: ${denied.join(', ')}`);
@@ -102,4 +92,23 @@ describe('sidekick: an etcd user that may not write is said plainly, repeatedly,
     assert.match((await get('/metrics')).text, /^beacon_sidekick_etcd_writes_denied 0$/m);
     assert.ok(sk.lines().some((l) => String(l.msg).startsWith('resumed writing')), 'says writes resumed');
   });
+
+  it('beacon sidekick announce logs the denial plainly and announces once granted', async () => {
+    const log = join(LOG_DIR, `announce-denied-${Date.now()}.log`);
+    const service = uniqueName('anndenied');
+    const ann = startBeacon(['sidekick', 'announce', '--etcd', etcd.url, '--etcd-user', 'sidekick', '--service', service, '--port', '8080', '--host', '127.0.0.1'], log, {
+      BEACON_ETCD_PASSWORD: 'sidekick-pw',
+    });
+    running.push(ann);
+    await waitFor(() => readLines(log).find((l) => String(l.msg).startsWith('denied by etcd')), 20_000, 'the denial in the log');
+    admin('role', 'grant-permission', 'beacon-sidekick', '--prefix=true', 'readwrite', '/services/');
+    const reader = etcd.client({ username: 'root', password: 'rootpw' });
+    try {
+      await waitFor(async () => (await reader.getAll().prefix(`/services/${service}/`).keys()).length === 1, 30_000, 'announced once granted');
+    } finally {
+      reader.close();
+    }
+    await waitFor(() => readLines(log).find((l) => String(l.msg).startsWith('resumed writing')), 20_000, 'says writes resumed');
+  });
 });
+

@@ -18,11 +18,12 @@ export class ScriptedChecker implements Checker {
 
   constructor(
     private readonly clock: FakeClock,
-    private readonly script: (port: number, n: number) => boolean | 'hang' | 'throw',
+    /** Per port and check number: pass, fail, never answer, throw, or time out after the spec's timeout. */
+    private readonly script: (port: number, n: number) => boolean | 'hang' | 'throw' | 'timeout',
     private readonly holdMs = 0,
   ) {}
 
-  check(target: CheckTarget, _spec: HealthSpec, signal: AbortSignal): Promise<CheckResult> {
+  check(target: CheckTarget, spec: HealthSpec, signal: AbortSignal): Promise<CheckResult> {
     const n = this.calls.filter((c) => c.target.port === target.port).length;
     this.calls.push({ target, signal });
     const outcome = this.script(target.port, n);
@@ -33,13 +34,17 @@ export class ScriptedChecker implements Checker {
     this.perTarget.set(target.port, mine);
     this.maxPerTarget = Math.max(this.maxPerTarget, mine);
     return new Promise((resolve) => {
-      const finish = (passing: boolean, reason: string) => {
+      const finish = (passing: boolean, reason: string, timedOut = false) => {
         this.inFlight--;
         this.perTarget.set(target.port, (this.perTarget.get(target.port) ?? 1) - 1);
-        resolve({ passing, reason, latencyMs: this.holdMs, at: this.clock.now() });
+        resolve({ passing, reason, ...(timedOut ? { timedOut } : {}), latencyMs: this.holdMs, at: this.clock.now() });
       };
       signal.addEventListener('abort', () => finish(false, 'cancelled'), { once: true });
       if (outcome === 'hang') return;
+      if (outcome === 'timeout') {
+        this.clock.setTimer(() => !signal.aborted && finish(false, `timeout after ${spec.timeoutMs}ms`, true), spec.timeoutMs);
+        return;
+      }
       const done = () => !signal.aborted && finish(outcome, outcome ? 'ok' : 'status 500');
       if (this.holdMs > 0) this.clock.setTimer(done, this.holdMs);
       else queueMicrotask(done);

@@ -7,7 +7,7 @@ interface Seen {
   changes: Array<[string, HealthState, HealthState]>;
 }
 
-function setup(script: (port: number, n: number) => boolean | 'hang' | 'throw', options: { holdMs?: number; concurrency?: number } = {}) {
+function setup(script: (port: number, n: number) => boolean | 'hang' | 'throw' | 'timeout', options: { holdMs?: number; concurrency?: number } = {}) {
   const clock = new FakeClock();
   const checker = new ScriptedChecker(clock, script, options.holdMs ?? 0);
   const scheduler = new HealthScheduler({
@@ -212,6 +212,46 @@ describe('health scheduler', () => {
     const calls = checker.calls.length;
     await clock.advance(999);
     assert.equal(checker.calls.length, calls, 'back to the normal interval after the grace');
+    await scheduler.stop();
+  });
+
+  it('keeps a new endpoint unknown while its early checks time out, past the grace, and it joins on its first pass', async () => {
+    // Under load: four checks in a row time out (500 ms each), the fifth passes.
+    const { clock, scheduler, seen, checker } = setup((_port, n) => (n < 4 ? 'timeout' : true));
+    scheduler.upsert('a', target(1), testSpec({ intervalMs: 1000, timeoutMs: 500, fall: 3, rise: 2 }));
+    await clock.advance(2000);
+    assert.equal(scheduler.state('a'), 'unknown', 'still starting, past its 1 s grace');
+    assert.equal(checker.calls.length, 4);
+    await clock.advance(200);
+    assert.equal(scheduler.state('a'), 'passing');
+    assert.deepEqual(seen.changes, [['a', 'unknown', 'passing']], 'never reported failing');
+    await scheduler.stop();
+  });
+
+  it('calls a new endpoint failing after fall timeouts past the grace, and lets it join on its first pass without rise', async () => {
+    // Six timeouts, then passes; rise 3 would take three intervals for an endpoint coming back.
+    const { clock, scheduler, seen } = setup((_port, n) => (n < 6 ? 'timeout' : true));
+    scheduler.upsert('a', target(1), testSpec({ intervalMs: 1000, timeoutMs: 500, fall: 3, rise: 3 }));
+    // Two timeouts within the 1 s grace, three more after it kept unknown; the sixth counts (at 3.31 s).
+    await clock.advance(3300);
+    assert.equal(scheduler.state('a'), 'unknown');
+    await clock.advance(10);
+    assert.equal(scheduler.state('a'), 'failing');
+    assert.equal(scheduler.status('a')!.last!.timedOut, true);
+    // The next check, an interval after the last one started, passes.
+    await clock.advance(500);
+    assert.equal(scheduler.state('a'), 'passing');
+    assert.deepEqual(seen.changes.map((c) => c[2]), ['failing', 'passing']);
+    await scheduler.stop();
+  });
+
+  it('a refused or wrong answer after the grace counts at once, however quickly the endpoint timed out before', async () => {
+    const { clock, scheduler } = setup((_port, n) => (n === 0 ? 'timeout' : false));
+    scheduler.upsert('a', target(1), testSpec({ intervalMs: 1000, timeoutMs: 500, fall: 3 }));
+    await clock.advance(999);
+    assert.equal(scheduler.state('a'), 'unknown');
+    await clock.advance(1);
+    assert.equal(scheduler.state('a'), 'failing');
     await scheduler.stop();
   });
 

@@ -25,11 +25,12 @@ describe('health thresholds (rise/fall)', () => {
     { name: 'the first failure decides failing', results: 'F', states: 'f', changes: 1 },
     { name: 'flapping after a pass never changes state', results: 'PFPFPFPFPF', states: 'pppppppppp', changes: 1 },
     { name: 'flapping with two failures in a row never changes state (fall 3)', results: 'PFFPFFPFFP', states: 'pppppppppp', changes: 1 },
-    { name: 'flapping after a failure never changes state (rise 2)', results: 'FPFPFPFPFP', states: 'ffffffffff', changes: 1 },
+    { name: 'a new endpoint that never passed joins on its first pass, without rise', results: 'FFFP', states: 'fffp', changes: 2 },
+    { name: 'flapping after coming back from failing never changes state (rise 2)', results: 'PFFFPFPFPFP', states: 'pppffffffff', changes: 2 },
     { name: 'fall failures in a row turn passing to failing', results: 'PFFF', states: 'pppf', changes: 2 },
     { name: 'and rise passes in a row bring it back', results: 'PFFFPP', states: 'pppffp', changes: 3 },
     { name: 'a pass in between resets the fall streak', results: 'PFFPFFF', states: 'ppppppf', changes: 2 },
-    { name: 'a failure in between resets the rise streak', results: 'FPFPP', states: 'ffffp', changes: 2 },
+    { name: 'a failure in between resets the rise streak', results: 'PFFFPFPP', states: 'pppffffp', changes: 3 },
     { name: 'rise 1 and fall 1 follow every result', results: 'PFPF', rise: 1, fall: 1, states: 'pfpf', changes: 4 },
     { name: 'fall 5 needs five failures', results: 'PFFFFF', fall: 5, states: 'pppppf', changes: 2 },
   ];
@@ -44,8 +45,8 @@ describe('health thresholds (rise/fall)', () => {
   it('counts the streak towards the threshold', () => {
     let s = applyResult(INITIAL_THRESHOLD, true, 2, 3);
     s = applyResult(s, false, 2, 3);
-    assert.deepEqual(s, { state: 'passing', streak: 1 });
+    assert.deepEqual(s, { state: 'passing', streak: 1, passedBefore: true });
     s = applyResult(s, true, 2, 3);
-    assert.deepEqual(s, { state: 'passing', streak: 0 });
+    assert.deepEqual(s, { state: 'passing', streak: 0, passedBefore: true });
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Coalescer, parseWait } from '../../../lbsync/index.js';
+import { Coalescer, JOIN_SETTLE_MS, parseWait } from '../../../lbsync/index.js';
 import { parseDuration } from '../../../registry/index.js';
 import { FakeClock } from '../../harness/fake-clock.js';
 
@@ -144,6 +144,61 @@ describe('lbsync coalescer', () => {
     c.notify();
     await clock.advance(100);
     assert.equal(calls, 2);
+  });
+
+  it('waits JOIN_SETTLE_MS after a lone join instead of applying it at once', async () => {
+    const { clock, starts, c } = setup(10);
+    c.notify('join');
+    await clock.advance(JOIN_SETTLE_MS - 1);
+    assert.deepEqual(starts, []);
+    await clock.advance(1);
+    assert.deepEqual(starts, [JOIN_SETTLE_MS]);
+  });
+
+  it('takes joins that arrive less than JOIN_SETTLE_MS apart as one burst: one apply after the last', async () => {
+    const { clock, starts, c } = setup(10);
+    // 20 containers passing their first check 30 ms apart (gaps a MIN of 50 ms would not bridge, were they changes).
+    for (let i = 0; i < 20; i++) {
+      c.notify('join');
+      await clock.advance(30);
+    }
+    await clock.advance(2000);
+    assert.deepEqual(starts, [570 + JOIN_SETTLE_MS]);
+  });
+
+  it('never lets a join wait longer than MAX', async () => {
+    const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 1000 });
+    for (let i = 0; i < 30; i++) {
+      c.notify('join');
+      await clock.advance(100);
+    }
+    await clock.advance(2000);
+    // Joins every 100 ms never settle: MAX after the first waiting one, each time.
+    assert.deepEqual(starts, [1000, 2000, 3000]);
+  });
+
+  it('applies joins alone at most once per MAX, however far apart they come', async () => {
+    const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 1000 });
+    // A burst on a loaded host: a join every 300 ms for 3 s, each past JOIN_SETTLE_MS.
+    for (let i = 0; i < 10; i++) {
+      c.notify('join');
+      await clock.advance(300);
+    }
+    await clock.advance(3000);
+    for (let i = 1; i < starts.length; i++) assert.ok(starts[i]! - starts[i - 1]! >= 1000, `applies at ${starts.join(',')}`);
+    assert.ok(starts.length <= 4, `applies at ${starts.join(',')}`);
+    assert.ok(starts.at(-1)! <= 2700 + 1000, 'the last join waited at most MAX');
+  });
+
+  it('a change applies at once as before and takes waiting joins along', async () => {
+    const { clock, starts, c } = setup(10);
+    c.notify('join');
+    await clock.advance(100);
+    c.notify();
+    await clock.advance(0);
+    assert.deepEqual(starts, [100]);
+    await clock.advance(1000);
+    assert.deepEqual(starts, [100], 'the join was applied with the change');
   });
 
   it('parses --wait MIN:MAX', () => {

@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { LbsyncError } from '../../errors.js';
+import { parseControlState, type ControlState } from './protocol.js';
+
+/** The control channel failed: nginx did not answer, refused, or answered something else. */
+export class ControlChannelError extends LbsyncError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('BEACON_NGINX_CONTROL', message, { ...options, recoverable: true });
+  }
+}
+
+/** Reads the control secret, or makes one (0600) the first time. The secret never appears in a log line. */
+export async function ensureSecret(path: string): Promise<string> {
+  const existing = (await readFile(path, 'utf8').catch(() => '')).trim();
+  if (/^[0-9a-f]{64}$/.test(existing)) return existing;
+  const secret = randomBytes(32).toString('hex');
+  await writeFile(path, `${secret}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+  return secret;
+}
+
+/** Talks to the control location over nginx's unix socket. */
+export class ControlClient {
+  constructor(private readonly socket: string, private readonly secret: string, private readonly timeoutMs = 2000) {}
+
+  /** What nginx holds now. */
+  async state(): Promise<ControlState> {
+    const text = await this.call('GET');
+    const state = parseControlState(text);
+    if (!state) throw new ControlChannelError(`the control socket ${this.socket} answered something else: ${text.slice(0, 80)}`);
+    return state;
+  }
+
+  /** Sends a push; nginx validates every line again and refuses the whole push on any bad value. */
+  async push(body: string): Promise<void> {
+    await this.call('POST', body);
+  }
+
+  private call(method: 'GET' | 'POST', body?: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          socketPath: this.socket,
+          path: '/beacon/upstreams',
+          method,
+          headers: { 'x-beacon-secret': this.secret, ...(body !== undefined ? { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) } : {}) },
+          timeout: this.timeoutMs,
+          agent: false,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (res.statusCode === 200) resolve(text);
+            else reject(new ControlChannelError(`nginx's control location answered ${res.statusCode}: ${text.trim().slice(0, 200)}`));
+          });
+          res.on('error', (err) => reject(new ControlChannelError(`reading the control answer failed: ${err.message}`, { cause: err })));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs}ms`)));
+      req.on('error', (err) => reject(err instanceof ControlChannelError ? err : new ControlChannelError(`cannot reach nginx's control socket ${this.socket}: ${err.message}`, { cause: err })));
+      req.end(body);
+    });
+  }
+}

@@ -1,0 +1,284 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { ApplyOutcome, PoolView } from '../../output.js';
+import type { Activation } from '../activator.js';
+import type { UpstreamOptions } from '../upstream-options.js';
+import { ControlClient, ensureSecret } from './control-client.js';
+import { balancerLine, gluePaths, renderGlue, type GluePaths } from './glue.js';
+import { eligibility, peerSetOf, setKey, skeletonOf, structureSignature, type PeerSet } from './peers.js';
+import { encodePush, type ControlState } from './protocol.js';
+
+/** The Lua balancer shipped with beacon (copied beside the config on start). */
+export const LUA_SOURCE = fileURLToPath(new URL('../lua/beacon_balancer.lua', import.meta.url));
+
+/** What the nginx output lends the dynamic mode: its renderer and its activator. */
+export interface DynamicHost {
+  /** `owned`: the glue goes into the file; `edit`: into beacon-dynamic.conf beside it. */
+  mode: 'owned' | 'edit';
+  file: string;
+  /** Renders the live file for `view` with `extra(service)` inside each upstream and `glue` at the top (owned file). */
+  render(view: PoolView, extra: (service: string) => string[], glue: string[]): Promise<{ text: string; upstreams: string[]; members: number; warnings: string[] }>;
+  /** Stage, test, swap, reload, confirm (the validated path). */
+  activate(text: string): Promise<Activation>;
+  /** Stage, test, swap; no reload (the file follows what was pushed). */
+  install(text: string): Promise<boolean>;
+  optionsFor(service: string): UpstreamOptions;
+  /** A balancing directive the user wrote inside the block (edit-in-place). */
+  userMethod?(service: string): string | undefined;
+}
+
+/**
+ * The dynamic mode of the nginx output (the ingress-nginx way): a change
+ * whose structure nginx already runs is pushed into the Lua balancer's dict
+ * and confirmed by reading the version back; the file is then rewritten
+ * (tested, no reload) so a restarted nginx starts with the same set. Any
+ * structural change — a service appears or goes, its options or server
+ * blocks change, the Lua glue changes, or a service the Lua side cannot
+ * serve changes its servers — takes the validated reload path, and so does
+ * a push that fails. A poller notices an nginx restart (its dict comes back
+ * empty) and pushes again.
+ */
+export class DynamicUpstreams {
+  private readonly paths: GluePaths;
+  private client: ControlClient | undefined;
+  private luaText = '';
+  /** Per dynamic service: the version its set got and the set's key. */
+  private readonly pushed = new Map<string, { version: number; key: string }>();
+  private lastVersion = 0;
+  /** The version nginx confirmed holding, and the structure it runs; undefined until confirmed. */
+  private confirmed: { version: number; structure: string } | undefined;
+  private lastView: PoolView | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private pendingInstall: string | undefined;
+  private installTimer: NodeJS.Timeout | undefined;
+  private readonly installDelayMs = 100;
+  /** Consecutive applies that failed or ended unconfirmed; the watcher retries them with backoff. */
+  private failures = 0;
+  private retryAt = 0;
+
+  constructor(private readonly host: DynamicHost, private readonly onRepush: (outcome: ApplyOutcome | Error) => void = () => {}) {
+    this.paths = gluePaths(host.file);
+  }
+
+  /** Copies the Lua file beside the config, makes the secret, reads what nginx holds (if it runs the glue already). */
+  async start(pollMs = 250): Promise<void> {
+    this.luaText = await readFile(LUA_SOURCE, 'utf8');
+    if ((await readFile(this.paths.lua, 'utf8').catch(() => undefined)) !== this.luaText) await writeAtomic(this.paths.lua, this.luaText);
+    this.client = new ControlClient(this.paths.socket, await ensureSecret(this.paths.secret));
+    const state = await this.client.state().catch(() => undefined);
+    if (state) {
+      this.lastVersion = state.version;
+      this.confirmed = state;
+    }
+    this.timer = setInterval(() => void this.watch(), pollMs);
+    this.timer.unref();
+  }
+
+  /** Stops polling and writes a file still pending, so a clean stop leaves the file equal to the dict. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.installTimer) clearTimeout(this.installTimer);
+    await this.queue;
+    const pending = this.pendingInstall;
+    this.pendingInstall = undefined;
+    if (pending !== undefined) await this.host.install(pending).catch(() => undefined);
+  }
+
+  /** The http-level glue with no structure signature (the start-up probe for the Lua module). */
+  glue(): string[] {
+    return renderGlue(this.paths, '');
+  }
+
+  /** What nginx last confirmed (status page, metrics). */
+  get confirmedVersion(): number | undefined {
+    return this.confirmed?.version;
+  }
+
+  apply(view: PoolView): Promise<ApplyOutcome> {
+    const run = this.queue.then(() => this.applyNow(view)).then(
+      (outcome) => {
+        this.noteResult(this.confirmed !== undefined);
+        return outcome;
+      },
+      (err: unknown) => {
+        this.noteResult(false);
+        throw err;
+      },
+    );
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private noteResult(ok: boolean): void {
+    this.failures = ok ? 0 : this.failures + 1;
+    this.retryAt = Date.now() + Math.min(250 * 2 ** this.failures, 8000);
+  }
+
+  private async applyNow(view: PoolView): Promise<ApplyOutcome> {
+    this.lastView = view;
+    const warnings: string[] = [];
+    const sets = new Map<string, PeerSet>();
+    const fixed = new Set<string>();
+    for (const pool of view.pools) {
+      const e = eligibility(pool, this.host.optionsFor(pool.service), this.host.userMethod?.(pool.service));
+      if (e.dynamic) sets.set(pool.service, peerSetOf(pool, this.host.optionsFor(pool.service)));
+      else fixed.add(pool.service);
+      // lbsync logs warnings as "skipped <text>".
+      if (!e.dynamic) warnings.push(`dynamic updates for ${pool.service}: its endpoint changes reload nginx (${e.reason})`);
+    }
+    const version = Math.max(this.lastVersion + 1, Date.now());
+    const changed = new Map<string, { version: number; set: PeerSet }>();
+    const track = (service: string, set: PeerSet) => {
+      const key = setKey(set);
+      if (this.pushed.get(service)?.key === key) return;
+      this.pushed.set(service, { version, key });
+      changed.set(service, { version, set });
+    };
+    for (const [service, set] of sets) track(service, set);
+    // An upstream the render writes without a pool in the view (a service
+    // whose records are gone keeps its block, answering 502) is dynamic with
+    // an empty set: its block then has the same shape whether or not records
+    // exist, and the dict never serves a gone service's old endpoints.
+    const extra = (s: string): string[] => {
+      if (fixed.has(s)) return [];
+      if (!sets.has(s)) {
+        sets.set(s, peerSetOf({ service: s, endpoints: [], members: [], failOpen: false }, this.host.optionsFor(s)));
+        track(s, sets.get(s)!);
+      }
+      return [balancerLine(s, this.pushed.get(s)!.version)];
+    };
+    // One render with an empty structure slot in the glue; the structure is
+    // that text with the dynamic sets and versions taken out, then filled in.
+    const unsigned = renderGlue(this.paths, '');
+    const draft = await this.host.render(view, extra, unsigned);
+    for (const service of this.pushed.keys()) if (!sets.has(service)) this.pushed.delete(service);
+    const structure = structureSignature(`${skeletonOf(draft.text, sets)}\n${this.luaText}`);
+    const glue = renderGlue(this.paths, structure);
+    const rendered = { ...draft, text: this.host.mode === 'owned' ? draft.text.replace(unsigned.join('\n'), glue.join('\n')) : draft.text };
+    warnings.push(...rendered.warnings);
+    const what = `${rendered.upstreams.length} upstream${rendered.upstreams.length === 1 ? '' : 's'}, ${rendered.members} server${rendered.members === 1 ? '' : 's'}`;
+
+    if (this.confirmed?.structure === structure) {
+      const all = new Map([...sets].map(([s, set]) => [s, { version: this.pushed.get(s)!.version, set }]));
+      const nginxLost = this.confirmed.version < this.lastVersion;
+      const toPush = nginxLost ? all : changed;
+      if (toPush.size === 0 && !nginxLost) {
+        this.scheduleInstall(rendered.text);
+        return { changed: false, reloaded: false, detail: `unchanged (${what}; nginx holds version ${this.confirmed.version})`, warnings };
+      }
+      try {
+        const started = performance.now();
+        await this.pushAndConfirm(version, toPush, structure);
+        const pushMs = performance.now() - started;
+        this.scheduleInstall(rendered.text);
+        return {
+          changed: true,
+          reloaded: false,
+          nginxVersion: version,
+          detail: `pushed ${toPush.size} service${toPush.size === 1 ? '' : 's'} to nginx without a reload (${what}; version ${version} confirmed in ${Math.round(pushMs)}ms)`,
+          warnings,
+        };
+      } catch (err) {
+        warnings.push(`the push to nginx, reloaded instead: ${(err as Error).message}`);
+        this.confirmed = undefined;
+      }
+    }
+    // The validated path: the file carries the current sets under `version`,
+    // newer than anything in the dict, so nginx serves them right after the reload.
+    if (this.host.mode === 'edit') await this.writeEditGlue(glue);
+    this.pendingInstall = undefined; // the activation writes a newer text
+    const result = await this.host.activate(rendered.text);
+    try {
+      if (result.reloaded) await this.waitForStructure(structure);
+      await this.pushAndConfirm(version, new Map([...sets].map(([s, set]) => [s, { version: this.pushed.get(s)!.version, set }])), structure);
+    } catch (err) {
+      warnings.push(`dynamic updates until nginx's Lua balancer confirms (endpoint changes reload meanwhile): ${(err as Error).message}`);
+    }
+    const detail = !result.reloaded
+      ? `unchanged (${what})`
+      : `reloaded nginx for a structural change (${what}; test ${Math.round(result.timings.testMs)}ms, reload ${Math.round(result.timings.reloadMs)}ms${result.confirmed ? ', new workers up' : ', unconfirmed'}${this.confirmed ? `; version ${this.confirmed.version} confirmed` : ''})`;
+    return { changed: result.reloaded, reloaded: result.reloaded, ...(this.confirmed ? { nginxVersion: this.confirmed.version } : {}), detail, warnings };
+  }
+
+  /** Pushes `sets` as `version` and reads the version back; nginx must also run `structure`. */
+  private async pushAndConfirm(version: number, sets: ReadonlyMap<string, { version: number; set: PeerSet }>, structure: string): Promise<void> {
+    const client = this.client!;
+    await client.push(encodePush(version, sets));
+    let state = await client.state();
+    if (state.version !== version) throw new Error(`nginx holds version ${state.version} after pushing ${version}`);
+    // The dict is shared by every worker generation, but the structure is the
+    // answering worker's: for ≥ 100 ms after a reload old workers still accept.
+    if (state.structure !== structure) state = await this.waitForStructure(structure);
+    if (state.structure !== structure) throw new Error(`nginx runs structure ${state.structure || '(none)'}, not ${structure}`);
+    this.lastVersion = version;
+    this.confirmed = state;
+  }
+
+  /**
+   * Right after a reload an old worker may still answer the control socket
+   * with the old structure; the new workers answer within a few ms.
+   */
+  private async waitForStructure(structure: string, timeoutMs = 2000): Promise<ControlState> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const state = await this.client!.state().catch(() => undefined);
+      if (state && (state.structure === structure || performance.now() > deadline)) return state;
+      if (!state && performance.now() > deadline) return { version: 0, structure: '' };
+      await delay(5);
+    }
+  }
+
+  /**
+   * Notices an nginx that restarted (empty dict) or runs another structure,
+   * and retries an apply that failed or ended unconfirmed (with backoff):
+   * both apply the last view again. An nginx that does not answer (down, or
+   * the glue not included) has nothing to push into, so nothing is tried.
+   */
+  private async watch(): Promise<void> {
+    if (!this.lastView || !this.client) return;
+    let state = await this.client.state().catch(() => undefined);
+    if (!state) return;
+    // An old worker answers with its structure until it retires; only a lasting difference counts.
+    if (this.confirmed && state.structure !== this.confirmed.structure) state = await this.waitForStructure(this.confirmed.structure, 1000);
+    const lost = this.confirmed !== undefined && (state.version < this.lastVersion || state.structure !== this.confirmed.structure);
+    const retry = this.failures > 0 && Date.now() >= this.retryAt;
+    if (!lost && !retry) return;
+    if (lost) this.confirmed = state;
+    await this.apply(this.lastView).then(this.onRepush, this.onRepush);
+  }
+
+  /**
+   * Writes the file after a push, off the push's path: the next change is not
+   * held up by `nginx -t`, and a burst of pushes is one write. The file lags
+   * the dict by at most `installDelayMs`; a restart in that gap starts with
+   * the set before and lbsync pushes the current one within a poll.
+   */
+  private scheduleInstall(text: string): void {
+    this.pendingInstall = text;
+    if (this.installTimer) return;
+    this.installTimer = setTimeout(() => {
+      this.installTimer = undefined;
+      const run = this.queue.then(async () => {
+        const pending = this.pendingInstall;
+        this.pendingInstall = undefined;
+        if (pending !== undefined) await this.host.install(pending);
+      });
+      this.queue = run.catch((err: unknown) => this.onRepush(err instanceof Error ? err : new Error(String(err))));
+    }, this.installDelayMs);
+    this.installTimer.unref();
+  }
+
+  private async writeEditGlue(glue: string[]): Promise<void> {
+    const text = glue.join('\n');
+    if ((await readFile(this.paths.conf, 'utf8').catch(() => undefined)) !== text) await writeAtomic(this.paths.conf, text);
+  }
+}
+
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const staged = `${path}.beacon-staged.${process.pid}`;
+  await writeFile(staged, text, { mode: 0o644 });
+  await rename(staged, path);
+}

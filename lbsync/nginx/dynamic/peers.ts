@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { validatePort } from '../../../registry/index.js';
+import type { ServicePool } from '../../output.js';
+import type { UpstreamOptions } from '../upstream-options.js';
+
+/** One endpoint as the Lua balancer receives it. */
+export interface Peer {
+  ip: string;
+  port: number;
+  weight: number;
+}
+
+/** A service's set as pushed: its peers and the passive-failure settings. */
+export interface PeerSet {
+  peers: Peer[];
+  maxFails: number;
+  failTimeoutS: number;
+}
+
+/** Whether the Lua balancer can serve a service, and if not, why (it then stays on reloads). */
+export type Eligibility = { dynamic: true } | { dynamic: false; reason: string };
+
+/**
+ * The Lua balancer does weighted round robin over IP literals. A service with
+ * another method (least_conn, ip_hash, hash), a DNS-name host (nginx resolves
+ * those at load) or a backup member keeps nginx's own balancer, so each of its
+ * endpoint changes is a reload. `userMethod` is a method directive the user
+ * wrote inside the block (edit-in-place).
+ */
+export function eligibility(pool: ServicePool, opts: UpstreamOptions, userMethod?: string): Eligibility {
+  const method = opts.method?.kind ?? 'round_robin';
+  if (method !== 'round_robin') return { dynamic: false, reason: `balancing method ${method} is nginx's own` };
+  if (userMethod) return { dynamic: false, reason: `the block sets ${userMethod}` };
+  const named = pool.members.find((r) => isIP(r.host) === 0);
+  if (named) return { dynamic: false, reason: `host ${named.host} is a DNS name, resolved by nginx at load` };
+  // The Lua side takes plain IPv6 hex groups only (no embedded IPv4, no zone).
+  const unusual = pool.members.find((r) => isIP(r.host) === 6 && /[.%]/.test(r.host));
+  if (unusual) return { dynamic: false, reason: `host ${unusual.host} is an IPv6 form the Lua balancer does not take` };
+  if (pool.members.some((r) => r.meta?.backup === 'true')) return { dynamic: false, reason: 'a member is a backup server' };
+  return { dynamic: true };
+}
+
+/**
+ * The peers of a pool, as render.ts writes its server lines: validated again,
+ * one per address, weight from meta.weight (1–100, else 1), sorted.
+ */
+export function peerSetOf(pool: ServicePool, opts: UpstreamOptions): PeerSet {
+  const byAddress = new Map<string, Peer>();
+  for (const record of pool.members) {
+    if (isIP(record.host) === 0) continue;
+    let port: number;
+    try {
+      port = validatePort(record.port);
+    } catch {
+      continue;
+    }
+    const w = record.meta?.weight;
+    const weight = w !== undefined && /^\d{1,3}$/.test(w) && Number(w) >= 1 && Number(w) <= 100 ? Number(w) : 1;
+    const key = `${record.host} ${port}`;
+    if (!byAddress.has(key)) byAddress.set(key, { ip: record.host, port, weight });
+  }
+  const peers = [...byAddress.values()].sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
+  // nginx's defaults: max_fails=1, fail_timeout=10s.
+  return { peers, maxFails: opts.maxFails ?? 1, failTimeoutS: opts.failTimeoutS ?? 10 };
+}
+
+/** A stable text form of a set, to tell whether it changed since the last push. */
+export function setKey(set: PeerSet): string {
+  return `${set.maxFails} ${set.failTimeoutS}|${set.peers.map((p) => `${p.ip} ${p.port} ${p.weight}`).join(',')}`;
+}
+
+/**
+ * A rendered config with what dynamic mode pushes taken out: the server
+ * lines (and the placeholder comments) inside the upstream blocks of
+ * `dynamic` services, and the version of every balancer line. Two configs
+ * with equal skeletons differ only in what a push delivers. Pure.
+ */
+export function skeletonOf(text: string, dynamic: ReadonlySet<string> | ReadonlyMap<string, unknown>): string {
+  const out: string[] = [];
+  let inside = false;
+  for (const line of text.split('\n')) {
+    const open = /^\s*upstream\s+(\S+)\s*\{\s*$/.exec(line);
+    if (open) inside = dynamic.has(open[1]!);
+    else if (inside && /^\s*\}\s*$/.test(line)) inside = false;
+    else if (inside && /^\s*(server\s|# (no endpoint|no usable|fail-open))/.test(line)) continue;
+    out.push(line.replace(/(\.balance\("[^"]+", )\d+\)/, '$10)'));
+  }
+  return out.join('\n');
+}
+
+/** A short hash of a config text with its dynamic parts taken out: equal hashes need no reload. */
+export function structureSignature(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
