@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every benchmark the issues ask for, one after another as
- * child processes (sidekick, health, lbsync, elbv2, whole chain, fleet scale), gathered
+ * child processes (sidekick, health, lbsync, elbv2, whole chain, fleet scale,
+ * start-up, burst), gathered
  * into ONE table (figure, target, measured, met?), bench/results/latest.json
  * and an SVG of the latency distributions (bench/results/latency.svg).
  *
