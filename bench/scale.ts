@@ -218,15 +218,20 @@ function fetchOnce(agent: Agent, port: number): Promise<string> {
   });
 }
 
-const RELOADED = /^reloaded nginx \((\d+) upstreams?, (\d+) servers?/;
+/** An apply nginx took: a reload (either mode) or, in dynamic mode, a push without one. */
+const APPLIED = /^(reloaded nginx|reloaded nginx for a structural change|pushed \d+ services? to nginx without a reload) \((\d+) upstreams?, (\d+) servers?/;
 
-function reloads(log: string): LogLine[] {
-  return logLines(log).filter((l) => RELOADED.test(l.msg));
+function applies(log: string): LogLine[] {
+  return logLines(log).filter((l) => APPLIED.test(l.msg));
 }
 
-/** The first reload line at or after `sinceMs` that ran `servers` servers. */
-function reloadWith(log: string, servers: number, sinceMs = 0): LogLine | undefined {
-  return reloads(log).find((l) => Date.parse(l.time!) >= sinceMs && Number(RELOADED.exec(l.msg)![2]) === servers);
+function reloads(log: string): LogLine[] {
+  return applies(log).filter((l) => l.msg.startsWith('reloaded'));
+}
+
+/** The first apply at or after `sinceMs` that left nginx with `servers` servers. */
+function appliedWith(log: string, servers: number, sinceMs = 0): LogLine | undefined {
+  return applies(log).find((l) => Date.parse(l.time!) >= sinceMs && Number(APPLIED.exec(l.msg)![3]) === servers);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -284,7 +289,7 @@ async function main() {
     process.stderr.write(`fleet up: ${shape.hosts} hosts, ${published} records in ${fleetPublishMs} ms\n`);
 
     // nginx and lbsync: every service gets a listening server block so that each can be probed.
-    const nginx = new TestNginx();
+    const nginx = new TestNginx(mode === 'dynamic' ? { lua: true } : {});
     nginx.writeConf('beacon.conf', '# empty\n');
     await nginx.start();
     cleanup.push(() => nginx.destroy());
@@ -311,7 +316,7 @@ async function main() {
     const execAt = Date.now();
     const lbsync: Started = startBeacon(args, log);
     cleanup.push(() => lbsync.stop('SIGKILL'));
-    const full = await waitFor(() => reloadWith(log, totalRecords), 180_000, `lbsync's reload with all ${totalRecords} servers`, 50);
+    const full = await waitFor(() => appliedWith(log, totalRecords), 180_000, `lbsync's apply with all ${totalRecords} servers`, 50);
     const initialSyncMs = Date.parse(full.time!) - execAt;
     // Where the time went: exec → listing done (start-up and the paged list), then the apply itself.
     const listed = logLines(log).find((l) => /^listed \d+ records/.test(l.msg));
@@ -371,8 +376,9 @@ async function main() {
     const stopped = await workerOf.get(lostHost)!.ask<{ at: number }>({ type: 'lose', host: lostHost }, 'lost', lostHost);
     await waitFor(() => deletes.length >= perHost, (ttl + 10) * 1000, `the lost host's ${perHost} records to expire`, 20);
     const expiredAt = deletes[0]!;
-    const out = await waitFor(() => reloadWith(log, totalRecords - perHost, expiredAt - 1000), 60_000, 'a reload without the lost host', 20);
-    if (readFileSync(conf, 'utf8').includes(lostAddr)) throw new Error(`nginx's config still names ${lostAddr} after the reload without it`);
+    const out = await waitFor(() => appliedWith(log, totalRecords - perHost, expiredAt - 1000), 60_000, 'an apply without the lost host', 20);
+    // Dynamic mode writes the file 100 ms after its push.
+    await waitFor(() => !readFileSync(conf, 'utf8').includes(lostAddr), 5000, `nginx's config without ${lostAddr}`, 20);
     const lost = {
       host: lostHost,
       keepaliveStopToExpiryMs: expiredAt - stopped.at,
@@ -386,6 +392,7 @@ async function main() {
     // Host order makes the stopped servers neighbours in nginx's round robin (upstreams list servers by instance).
     if (deployOrder === 'random') remaining.sort(() => Math.random() - 0.5);
     const reloadsBefore = reloads(log).length;
+    const appliesBefore = applies(log).length;
     const load = keepAliveLoad(listen[0]!, 4);
     const deployT0 = performance.now();
     const acks: Array<Promise<unknown>> = [];
@@ -407,7 +414,11 @@ async function main() {
     };
     await waitFor(finalDeploy, 60_000, 'nginx config with only the new svc00 instances', 20);
     const writtenAt = statSync(conf).mtimeMs;
-    const converged = await waitFor(() => reloads(log).find((l) => Date.parse(l.time!) >= writtenAt - 5), 30_000, 'the reload of the final deploy config', 20);
+    // Reload mode writes the file, then reloads; dynamic mode pushes, then writes the file (100 ms later).
+    const converged =
+      mode === 'dynamic'
+        ? applies(log).filter((l) => Date.parse(l.time!) <= writtenAt + 5).pop()!
+        : await waitFor(() => reloads(log).find((l) => Date.parse(l.time!) >= writtenAt - 5), 30_000, 'the reload of the final deploy config', 20);
     await delay(2000);
     await load.stop();
     const deployReloads = reloads(log).slice(reloadsBefore);
@@ -418,6 +429,7 @@ async function main() {
       scheduleLagMs: deployLagMs,
       convergeAfterLastReplaceMs: Date.parse(converged.time!) - lastReplaceAt,
       reloads: deployReloads.length,
+      pushes: applies(log).length - appliesBefore - deployReloads.length,
       reloadMs: deployReloads.map((l) => l.latencyMs).filter((x): x is number => typeof x === 'number'),
       // Of each apply, what nginx itself took: `nginx -t` on the whole config, and the reload signal → return.
       nginxTestMsP50: median(deployReloads.map((l) => Number(/test (\d+)ms/.exec(l.msg)?.[1] ?? NaN)).filter((x) => !Number.isNaN(x))),
