@@ -93,7 +93,7 @@ export function lbsyncCommand(): Command {
       `
 Modes:
   owned file    --nginx-conf /etc/nginx/conf.d/beacon.conf   (include it from http { })
-  edit in place --nginx-edit /etc/nginx/nginx.conf           (blocks named after services, or by --services)
+  edit in place --nginx-edit /etc/nginx/nginx.conf           (blocks holding "# managed by beacon lbsync", or named by --services)
 
 Every new config is tested with --nginx-test against your full config before it
 replaces the live file, so nginx never sees a broken file, not even if lbsync is
@@ -187,6 +187,7 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
           if (r.preview !== undefined) process.stdout.write(r.preview.endsWith('\n') ? r.preview : `${r.preview}\n`);
           if (r.outcome) {
             for (const w of r.outcome.warnings ?? []) log.warn({ output: r.output }, `skipped ${w}`);
+            for (const q of r.outcome.quarantined ?? []) log.warn({ output: r.output, service: q.service }, `quarantined ${q.service}: ${q.reason}`);
             log.info({ output: r.output }, r.outcome.detail);
           }
           if (r.error) {
@@ -338,9 +339,25 @@ function logApplies(daemon: LbSync, log: Logger): void {
   });
 }
 
+/** One line when a service enters quarantine and one when it leaves, not one per apply. */
+function logQuarantine(daemon: LbSync, log: Logger): void {
+  const held = new Map<string, Set<string>>();
+  daemon.on('applied', (output, outcome) => {
+    const before = held.get(output) ?? new Set<string>();
+    const now = new Set<string>();
+    for (const q of outcome.quarantined ?? []) {
+      now.add(q.service);
+      if (!before.has(q.service)) log.warn({ output, service: q.service }, `quarantined ${q.service}: ${q.reason}`);
+    }
+    for (const service of before) if (!now.has(service)) log.info({ output, service }, `released ${service} from quarantine`);
+    held.set(output, now);
+  });
+}
+
 /** One log line per state change, each starting with a verb. */
 function logEvents(daemon: LbSync, log: Logger): void {
   logApplies(daemon, log);
+  logQuarantine(daemon, log);
   daemon.on('warning', (output, message) => log.warn({ output }, `skipped ${message}`));
   daemon.on('problem', (p) => log.warn({ key: p.key, reason: p.reason }, `skipped ${p.key}: ${p.reason}`));
   daemon.on('resynced', (reason, records, revision) => log[reason === 'periodic' ? 'debug' : 'info']({ reason, records, revision }, `listed ${records} records at revision ${revision} (${reason})`));

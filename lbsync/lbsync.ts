@@ -107,6 +107,9 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private listedEarly = false;
   /** Outputs waiting to be retried after a recoverable failure; a due one joins the next apply even when nothing changed. */
   private readonly retries: Retries<Output>;
+  /** Outputs that asked to be applied again later (a quarantined service is due for another try): their timers, and the ones due. */
+  private readonly later = new Map<Output, unknown>();
+  private readonly laterDue = new Set<Output>();
 
   constructor(private readonly options: LbSyncOptions) {
     super();
@@ -234,11 +237,29 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
 
   async stop(): Promise<void> {
     this.retries.stop();
+    for (const timer of this.later.values()) this.clock.clearTimer(timer);
+    this.later.clear();
     await this.watcher.stop();
     this.coalescer.stop();
     await this.coalescer.idle();
     if (this.ownsScheduler) await this.scheduler?.stop();
     for (const output of this.options.outputs) await output.close();
+  }
+
+  /** Applies `output` again after `ms` with no change needed (not counted as a change's latency); the latest request wins. */
+  private applyAgainIn(output: Output, ms: number | undefined): void {
+    const timer = this.later.get(output);
+    if (timer !== undefined) this.clock.clearTimer(timer);
+    this.later.delete(output);
+    if (ms === undefined || !this.started) return;
+    this.later.set(
+      output,
+      this.clock.setTimer(() => {
+        this.later.delete(output);
+        this.laterDue.add(output);
+        this.coalescer.notify();
+      }, ms + 10),
+    );
   }
 
   private markDirty(kind: ChangeKind = 'change'): void {
@@ -342,6 +363,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.dirtySince = undefined;
     // A change goes to every output; a retry timer alone only to the outputs it is for.
     const due = this.retries.takeDue();
+    for (const output of this.laterDue) due.add(output);
+    this.laterDue.clear();
     const outputs = since !== undefined ? this.options.outputs : this.options.outputs.filter((o) => due.has(o));
     if (outputs.length === 0) return;
     const view = this.currentView();
@@ -358,6 +381,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
           const outcome = await output.apply(view);
           this.retries.clear(output);
           this.reportWarnings(output.name, outcome.warnings ?? []);
+          this.applyAgainIn(output, outcome.retryInMs);
           this.emit('applied', output.name, outcome, from === undefined ? undefined : this.clock.now() - from);
         } catch (err) {
           if (!isRecoverable(err)) this.retries.clear(output);

@@ -20,6 +20,8 @@ export const LBSYNC_METRICS = {
   healthTransitions: 'beacon_lbsync_health_transitions_total',
   resyncs: 'beacon_lbsync_resyncs_total',
   skippedValues: 'beacon_lbsync_skipped_values_total',
+  quarantined: 'beacon_lbsync_quarantined_services',
+  quarantines: 'beacon_lbsync_quarantines_total',
   lastApply: 'beacon_lbsync_last_apply_timestamp_seconds',
   elbv2Calls: 'beacon_lbsync_elbv2_calls_total',
   elbv2Errors: 'beacon_lbsync_elbv2_errors_total',
@@ -62,6 +64,9 @@ export class LbsyncMetrics {
     const transitions = new Counter({ name: LBSYNC_METRICS.healthTransitions, help: 'Endpoint health state changes, by the state entered', labelNames: ['to'], registers: r });
     const resyncs = new Counter({ name: LBSYNC_METRICS.resyncs, help: 'Full listings of the prefix, by reason', labelNames: ['reason'], registers: r });
     const skipped = new Counter({ name: LBSYNC_METRICS.skippedValues, help: 'Keys or values kept out of the config (invalid, hostile, unresolvable)', labelNames: ['source'], registers: r });
+    const quarantined = new Gauge({ name: LBSYNC_METRICS.quarantined, help: '1 per service an output keeps at its last good state because the load balancer refused it (or its name clashes)', labelNames: ['output', 'service'], registers: r });
+    const quarantines = new Counter({ name: LBSYNC_METRICS.quarantines, help: 'Services put in quarantine, per output', labelNames: ['output'], registers: r });
+    const inQuarantine = new Map<string, Set<string>>();
     const lastApply = new Gauge({ name: LBSYNC_METRICS.lastApply, help: 'When each output last applied, by result', labelNames: ['output', 'result'], registers: r });
 
     const pushes = new Counter({ name: LBSYNC_METRICS.dynamicPushes, help: 'Endpoint changes pushed into nginx\'s Lua balancer without a reload (--nginx-mode dynamic), confirmed by reading the version back', labelNames: ['output'], registers: r });
@@ -75,6 +80,12 @@ export class LbsyncMetrics {
       if (outcome.nginxVersion !== undefined) nginxVersion.set(outcome.nginxVersion);
       if (latencyMs !== undefined) latency.observe({ output }, latencyMs / 1000);
       lastApply.set({ output, result: 'ok' }, Date.now() / 1000);
+      const now = new Set((outcome.quarantined ?? []).map((q) => q.service));
+      const before = inQuarantine.get(output) ?? new Set<string>();
+      for (const service of now) if (!before.has(service)) quarantines.inc({ output });
+      for (const service of before) if (!now.has(service)) quarantined.remove({ output, service });
+      for (const service of now) quarantined.set({ output, service }, 1);
+      inQuarantine.set(output, now);
     });
     daemon.on('rejected', (output, err) => {
       applies.inc({ output, result: 'failed' });

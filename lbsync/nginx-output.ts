@@ -1,5 +1,7 @@
 import type Docker from 'dockerode';
+import { globSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { validateServiceName } from '../registry/index.js';
 import { NginxValidationError } from './errors.js';
 import { DynamicUpstreams } from './nginx/dynamic/dynamic-upstreams.js';
 import { NO_LUA_MODULE, noLuaModuleError } from './nginx/dynamic/glue.js';
@@ -7,9 +9,12 @@ import { userMethods } from './nginx/dynamic/user-methods.js';
 import type { ApplyOutcome, Output, PoolView, ServicePool } from './output.js';
 import { NginxActivator } from './nginx/activator.js';
 import type { NginxLayout } from './nginx/layout.js';
-import { scanConf, walkConf } from './nginx/conf-scanner.js';
+import { blameService } from './nginx/blame.js';
 import { editUpstreams } from './nginx/edit-in-place.js';
-import { optionsFor, renderUpstreams, type RenderOptions, type RenderProblem } from './nginx/render.js';
+import { assembleOwned, MANAGED_MARK, optionsFor, parseOwned, renderService, type RenderOptions, type RenderProblem, type ServiceBlocks, type ServiceSpan } from './nginx/render.js';
+import { ServiceQuarantine } from './nginx/quarantine.js';
+import { StickyNames } from './nginx/sticky-names.js';
+import { userUpstreams, type UserUpstream, type UserUpstreams } from './nginx/user-upstreams.js';
 import { CommandReloader, ContainerReloader, PidReloader, type Reloader } from './nginx/reloader.js';
 
 /** How nginx is told to reload. */
@@ -30,7 +35,7 @@ export interface NginxOutputOptions {
   /** `--services`: in edit mode their blocks are managed even without records. */
   services?: string[];
   confirmTimeoutMs?: number;
-  /** How long a DNS name that nginx cannot resolve stays out of the config before it is tried again. */
+  /** How long a service nginx refused (or a DNS name it cannot resolve) stays out before it is tried again; 10 s by default. */
   quarantineMs?: number;
   /** `dynamic`: endpoint changes go into nginx's Lua balancer without a reload (nginx/dynamic/); `reload` (default): every change reloads. */
   nginxMode?: 'reload' | 'dynamic';
@@ -40,26 +45,53 @@ export interface NginxOutputOptions {
 
 const HOST_NOT_FOUND = /host not found in upstream "([^"]+)"/;
 
+/** How long a quarantined service (or a left-out host) waits before it is tried again. */
+const QUARANTINE_MS = 10_000;
+/** How long an upstream name lbsync wrote stays (as a 502 placeholder) after its service left, unless the user's config routes to it. */
+const STICKY_MS = 10 * 60_000;
+/** At most this many such names are kept; the longest gone go first. */
+const STICKY_MAX = 1024;
+
 /**
  * The nginx output: renders the view (owned file or edit-in-place) and makes
- * it live through the activator. An upstream name it has written once keeps
- * being written (as a 502 placeholder when its service has gone), so a
- * `proxy_pass` in the user's config never points at a vanished upstream.
- * A host nginx cannot resolve fails `nginx -t` for everyone; it is left out
- * for a while and reported, so one bad value never blocks other changes.
+ * it live through the activator.
+ *
+ * Isolation: when nginx refuses a candidate, the `file:line` (or upstream
+ * name) in its message is mapped back to the service whose block it is; that
+ * service is quarantined (its last good block stays, it is reported, and it
+ * is tried again after `quarantineMs` or as soon as its pool changes) and
+ * everything else is applied. A host nginx cannot resolve is left out the
+ * same way, without holding back the rest of its service.
+ *
+ * Names: an upstream is named after its service (`proxy_pass http://SERVICE;`).
+ * In owned-file mode a service whose name the user's config already claims
+ * (its own `upstream NAME`, or `proxy_pass http://NAME:PORT`) is not rendered
+ * but quarantined as a name clash, so it can never break the user's config.
+ * A name lbsync has written keeps being written (as a 502 placeholder) after
+ * its service leaves, for as long as the user's config routes to it, or
+ * STICKY_MS otherwise, so a `proxy_pass` never points at a vanished upstream.
  */
 export class NginxOutput implements Output {
   readonly name = 'nginx';
   /** Reload mode: a join costs a reload, so joins settle; dynamic mode pushes them at once. */
   readonly settlesJoins: boolean;
   private readonly activator: NginxActivator;
-  private readonly sticky = new Set<string>();
-  private readonly quarantine = new Map<string, number>();
   private dynamic: DynamicUpstreams | undefined;
   private userMethodsSeen = new Map<string, string>();
+  /** The candidate the last render made (dynamic mode renders through a callback): what isolation maps nginx's message against. */
+  private lastRendered: Candidate | undefined;
+  private readonly sticky = new StickyNames(STICKY_MS, STICKY_MAX);
+  private readonly badHosts = new Map<string, number>();
+  private readonly quarantine: ServiceQuarantine;
+  /** Owned-file mode: each service's blocks as nginx last accepted them. */
+  private readonly lastGood = new Map<string, ServiceBlocks>();
+  /** What start() could not read (reported with every apply, so logged once). */
+  private readonly startProblems: string[] = [];
+  private user: UserUpstreams = { names: new Map(), references: new Set(), errors: [] };
 
   constructor(private readonly options: NginxOutputOptions) {
     this.settlesJoins = options.nginxMode !== 'dynamic';
+    this.quarantine = new ServiceQuarantine(options.quarantineMs ?? QUARANTINE_MS);
     this.activator = new NginxActivator({
       file: options.file,
       testArgv: options.testArgv,
@@ -73,15 +105,20 @@ export class NginxOutput implements Output {
     await this.activator.init();
     if (this.options.mode === 'owned') {
       const live = await this.activator.live();
+      // An old file lbsync cannot parse is replaced; its names are reported by the first apply.
       if (live) {
         try {
-          for (const d of walkConf(scanConf(live, this.options.file))) if (d.name === 'upstream' && d.args[0]) this.sticky.add(d.args[0]);
-        } catch {
-          // an unreadable old file is simply replaced
+          for (const b of parseOwned(live, this.options.file)) {
+            this.sticky.add(b.service, Date.now());
+            this.lastGood.set(b.service, b);
+          }
+        } catch (err) {
+          this.startProblems.push(`cannot read the upstream names of the old ${this.options.file}: ${(err as Error).message}`);
         }
       }
+      this.scanUserConfig();
     }
-    if (this.options.nginxMode === 'dynamic') await this.startDynamic();
+      if (this.options.nginxMode === 'dynamic') await this.startDynamic();
   }
 
   /** Checks that nginx loads the Lua module (owned file: by testing the glue), then starts the dynamic mode. */
@@ -92,8 +129,6 @@ export class NginxOutput implements Output {
         file: this.options.file,
         render: async (view, extra, glue) => {
           const r = await this.render(view, extra, glue);
-          // Written once, an upstream keeps being written (see the class comment).
-          for (const name of r.upstreams) this.sticky.add(name);
           return { text: r.text, upstreams: r.upstreams, members: r.members, warnings: r.problems.map(problemText) };
         },
         activate: (text) => this.activator.activate(text),
@@ -120,39 +155,61 @@ export class NginxOutput implements Output {
     return this.dynamic?.confirmedVersion;
   }
 
+  /** The text apply would write, decoded for a terminal (the file itself is written byte for byte). */
   async preview(view: PoolView): Promise<string> {
-    return (await this.render(view)).text;
+    return Buffer.from((await this.render(view)).text, 'latin1').toString('utf8');
   }
 
   async apply(view: PoolView): Promise<ApplyOutcome> {
     const warnings: string[] = [];
+    const now = Date.now();
+    for (const [host, until] of this.badHosts) if (until <= now) this.badHosts.delete(host);
+    const due = this.quarantine.startRound(view.pools, now);
+    if (due && this.options.mode === 'owned') this.scanUserConfig();
+    if (this.dynamic && this.options.mode === 'edit') this.userMethodsSeen = userMethods(await readFile(this.options.file, 'utf8'), this.options.file);
     for (let attempt = 0; ; attempt++) {
+      this.lastRendered = undefined;
       try {
-        if (this.dynamic) {
-          if (this.options.mode === 'edit') this.userMethodsSeen = userMethods(await readFile(this.options.file, 'utf8'), this.options.file);
-          const outcome = await this.dynamic.apply(view);
-          return { ...outcome, warnings: unique([...warnings, ...(outcome.warnings ?? []), ...(this.layout?.warnings ?? [])]) };
-        }
-        const rendered = await this.render(view);
-        warnings.push(...rendered.problems.map(problemText));
-        const result = await this.activator.activate(rendered.text);
-        for (const name of rendered.upstreams) this.sticky.add(name);
-        const what = `${rendered.upstreams.length} upstream${rendered.upstreams.length === 1 ? '' : 's'}, ${rendered.members} server${rendered.members === 1 ? '' : 's'}`;
-        const detail = !result.reloaded
-          ? `unchanged (${what})`
-          : `reloaded nginx (${what}; test ${Math.round(result.timings.testMs)}ms, reload ${Math.round(result.timings.reloadMs)}ms${result.confirmed ? ', new workers up' : ', unconfirmed'})`;
-        return { changed: result.reloaded, detail, warnings: unique([...warnings, ...(this.layout?.warnings ?? [])]) };
+        // Dynamic mode renders (through this.render) and activates in DynamicUpstreams,
+        // pushing endpoint changes without a reload; both modes isolate what nginx refuses.
+        const { outcome, rendered } = this.dynamic ? await this.applyDynamic(view) : await this.applyReload(view);
+        const present = new Set(view.pools.map((p) => p.service));
+        for (const b of rendered.fresh) this.lastGood.set(b.service, b);
+        for (const name of this.lastGood.keys()) if (!present.has(name) && !this.quarantine.standIn(name)) this.lastGood.delete(name);
+        this.sticky.note(rendered.upstreams, present, this.user.references, Date.now());
+        const retries = [this.quarantine.nextRetryIn(Date.now()) ?? Infinity, ...[...this.badHosts.values()].map((retryAt) => retryAt - Date.now())];
+        const retryInMs = Math.max(0, Math.min(...retries));
+        return {
+          ...outcome,
+          warnings: unique([...warnings, ...(outcome.warnings ?? []), ...(this.layout?.warnings ?? []), ...this.startProblems, ...this.user.errors, ...rendered.problems.map(problemText)]),
+          quarantined: this.quarantine.list(),
+          ...(Number.isFinite(retryInMs) ? { retryInMs } : {}),
+        };
       } catch (err) {
-        if (!(err instanceof NginxValidationError)) throw err;
+        if (!(err instanceof NginxValidationError) || attempt >= 16) throw err;
         const noLua = NO_LUA_MODULE.exec(err.nginxMessage);
         if (noLua) throw noLuaModuleError(noLua[0]);
-        const host = HOST_NOT_FOUND.exec(err.nginxMessage)?.[1];
-        if (!host || attempt >= 3 || !this.renderedHost(view, host)) throw err;
-        this.quarantine.set(host.replace(/:\d+$/, ''), Date.now() + (this.options.quarantineMs ?? 60_000));
-        warnings.push(`left out host ${host} for now: ${err.nginxMessage}`);
+        if (this.options.mode === 'owned') this.scanUserConfig();
+        if (!this.lastRendered || !this.isolate(err.nginxMessage, view, this.lastRendered, warnings)) throw err;
       }
     }
   }
+
+  private async applyReload(view: PoolView): Promise<{ outcome: ApplyOutcome; rendered: Candidate }> {
+    const rendered = await this.render(view);
+    const result = await this.activator.activate(rendered.text);
+    const what = `${rendered.upstreams.length} upstream${rendered.upstreams.length === 1 ? '' : 's'}, ${rendered.members} server${rendered.members === 1 ? '' : 's'}`;
+    const detail = !result.reloaded
+      ? `unchanged (${what})`
+      : `reloaded nginx (${what}; test ${Math.round(result.timings.testMs)}ms, reload ${Math.round(result.timings.reloadMs)}ms${result.confirmed ? ', new workers up' : ', unconfirmed'})`;
+    return { outcome: { changed: result.reloaded, detail }, rendered };
+  }
+
+  private async applyDynamic(view: PoolView): Promise<{ outcome: ApplyOutcome; rendered: Candidate }> {
+    const outcome = await this.dynamic!.apply(view);
+    return { outcome, rendered: this.lastRendered! };
+  }
+
 
   async close(): Promise<void> {
     await this.dynamic?.stop();
@@ -163,37 +220,106 @@ export class NginxOutput implements Output {
     return this.activator.nginxLayout;
   }
 
-  private async render(view: PoolView, upstreamExtra?: (service: string) => string[], glue: string[] = []): Promise<{ text: string; upstreams: string[]; members: number; problems: RenderProblem[] }> {
-    const now = Date.now();
-    for (const [host, until] of this.quarantine) if (until <= now) this.quarantine.delete(host);
-    const pools = view.pools.map((p) => this.withoutQuarantined(p));
-    const only = this.options.services ? new Set(this.options.services) : undefined;
-    const names = new Set(pools.map((p) => p.service));
-    for (const name of this.sticky) {
-      if (!names.has(name) && (!only || only.has(name))) pools.push({ service: name, endpoints: [], members: [], failOpen: false });
+  /**
+   * Takes out what nginx's message blames, so the next attempt can apply the
+   * rest: a host it cannot resolve, or the service whose block holds the
+   * line (or carries the upstream name) it names. False when the message
+   * points at nothing lbsync can leave out: the failure is then the user's
+   * config or the whole file, and the apply fails as a whole.
+   */
+  private isolate(message: string, view: PoolView, rendered: Candidate, warnings: string[]): boolean {
+    const quarantineMs = this.quarantine.holdMs;
+    const host = HOST_NOT_FOUND.exec(message)?.[1];
+    if (host) {
+      const bare = host.replace(/:\d+$/, '');
+      if (!this.badHosts.has(bare) && view.pools.some((p) => p.members.some((r) => r.host === bare))) {
+        this.badHosts.set(bare, Date.now() + quarantineMs);
+        warnings.push(`left out host ${host} for now: ${message}`);
+        return true;
+      }
+      // The user's config routes to an upstream lbsync wrote once and has since dropped: write it again.
+      if (this.options.mode === 'owned' && !rendered.upstreams.includes(bare) && isServiceName(bare)) {
+        this.sticky.add(bare, Date.now());
+        return true;
+      }
     }
-    const full: PoolView = { ...view, pools };
+    const service = blameService(message, this.options.file, rendered.spans, rendered.upstreams);
+    if (!service) return false;
+    const pool = view.pools.find((p) => p.service === service) ?? { service, endpoints: [], members: [], failOpen: false };
+    return this.quarantine.refuse(pool, message, Date.now(), { allowed: this.options.mode === 'owned', hasLastGood: this.lastGood.has(service) });
+  }
+
+  private async render(view: PoolView, upstreamExtra?: (service: string) => string[], glue: string[] = []): Promise<Candidate> {
+    const pools = view.pools.map((p) => this.withoutBadHosts(p));
     const members = pools.reduce((n, p) => n + p.members.length, 0);
+    const render = { ...this.options.render, ...(upstreamExtra ? { upstreamExtra } : {}) };
     if (this.options.mode === 'owned') {
-      const r = renderUpstreams(full, { ...this.options.render, ...(upstreamExtra ? { upstreamExtra } : {}) });
-      return { text: r.text + glue.join('\n'), upstreams: r.upstreams, members, problems: r.problems };
+      const owned = this.renderOwned(pools, render);
+      return (this.lastRendered = { ...owned, text: owned.text + glue.join('\n'), members });
     }
-    const source = await readFile(this.options.file, 'utf8');
-    const r = editUpstreams(source, full, { ...this.options.render, ...(this.options.services ? { services: this.options.services } : {}), ...(upstreamExtra ? { upstreamExtra } : {}) }, this.options.file);
+    const only = this.options.services;
+    const source = await readFile(this.options.file);
+    const r = editUpstreams(source, { ...view, pools }, { ...render, ...(only ? { services: only } : {}), keep: this.quarantine.names() }, this.options.file);
     const problems = [...r.problems];
-    for (const name of r.missing) problems.push({ service: name, reason: `has no "upstream ${name} { }" block in ${this.options.file}; add one for lbsync to manage` });
-    return { text: r.text, upstreams: r.managed, members, problems };
+    for (const name of r.missing) problems.push({ service: name, reason: `has no "upstream ${name} { }" block in ${this.options.file}; add one with a "${MANAGED_MARK}" line in it for lbsync to manage` });
+    return (this.lastRendered = { text: r.text, upstreams: r.managed, spans: r.spans, members, problems, fresh: [] });
   }
 
-  private withoutQuarantined(pool: ServicePool): ServicePool {
-    if (this.quarantine.size === 0) return pool;
-    const members = pool.members.filter((r) => !this.quarantine.has(r.host));
+  /** The owned file: every service rendered on its own; a quarantined one contributes its last good blocks (or nothing). */
+  private renderOwned(pools: ServicePool[], render: RenderOptions): Omit<Candidate, 'members'> {
+    const only = this.options.services ? new Set(this.options.services) : undefined;
+    const all = [...pools];
+    const names = new Set(pools.map((p) => p.service));
+    for (const name of this.sticky.names()) {
+      if (!names.has(name) && (!only || only.has(name))) all.push({ service: name, endpoints: [], members: [], failOpen: false });
+    }
+    all.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+    const problems: RenderProblem[] = [];
+    const blocks: ServiceBlocks[] = [];
+    const fresh: ServiceBlocks[] = [];
+    for (const pool of all) {
+      const clash = this.user.names.get(pool.service);
+      if (clash) {
+        this.noteClash(pool, clash);
+        continue;
+      }
+      const stand = this.quarantine.standIn(pool.service);
+      if (stand) {
+        const good = stand === 'last-good' ? this.lastGood.get(pool.service) : undefined;
+        const placeholder = !good && stand !== 'nothing' ? renderService({ service: pool.service, endpoints: [], members: [], failOpen: false }, {}, []) : undefined;
+        if (good) blocks.push(good);
+        else if (placeholder) blocks.push({ ...placeholder, servers: [] });
+        continue;
+      }
+      const b = renderService(pool, render, problems);
+      if (!b) continue;
+      blocks.push(b);
+      fresh.push(b);
+    }
+    return { ...assembleOwned(blocks), upstreams: blocks.map((b) => b.service), problems, fresh };
+  }
+
+  /** A service named like one of the user's own upstreams is never rendered; it is reported as quarantined until the clash goes. */
+  private noteClash(pool: ServicePool, clash: UserUpstream): void {
+    const reason =
+      clash.kind === 'upstream'
+        ? `its name clashes with the user's own "upstream ${clash.name}" at ${clash.where}; not written (rename the service or that upstream)`
+        : `its name clashes with the implicit upstream of a *_pass to ${clash.name}:PORT at ${clash.where}; not written (rename the service, or route there through lbsync's upstream without a port)`;
+    this.quarantine.clash(pool, reason, Date.now());
+  }
+
+  /** Re-reads the include chain for the names the user's config claims (owned-file mode). */
+  private scanUserConfig(): void {
+    const main = this.activator.nginxLayout?.mainConf;
+    if (!main) return;
+    this.user = userUpstreams(main, this.options.file, { read: (p) => readFileSync(p, 'utf8'), glob: (p) => globSync(p).sort() });
+    this.quarantine.clashesGone((service) => this.user.names.has(service));
+  }
+
+  private withoutBadHosts(pool: ServicePool): ServicePool {
+    if (this.badHosts.size === 0) return pool;
+    const members = pool.members.filter((r) => !this.badHosts.has(r.host));
     return members.length === pool.members.length ? pool : { ...pool, members };
-  }
-
-  private renderedHost(view: PoolView, host: string): boolean {
-    const bare = host.replace(/:\d+$/, '');
-    return !this.quarantine.has(bare) && view.pools.some((p) => p.members.some((r) => r.host === bare));
   }
 
   private reloader(layout: NginxLayout): Reloader {
@@ -228,6 +354,26 @@ export function isPlainNginxReload(argv: string[]): boolean {
     else return false;
   }
   return sawReload;
+}
+
+interface Candidate {
+  text: string;
+  /** Upstream names in the text. */
+  upstreams: string[];
+  spans: ServiceSpan[];
+  members: number;
+  problems: RenderProblem[];
+  /** Owned-file mode: the services rendered from the view this time (not kept from before). */
+  fresh: ServiceBlocks[];
+}
+
+function isServiceName(name: string): boolean {
+  try {
+    validateServiceName(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function problemText(p: RenderProblem): string {

@@ -38,6 +38,10 @@ export interface ApplyOutcome {
    * host that failed validation, an invalid weight). The rest was applied.
    */
   warnings?: string[];
+  /** Services this output keeps at their last good state because the load balancer refused them (nginx). */
+  quarantined?: Array<{ service: string; reason: string; since: number; retryAt: number }>;
+  /** Apply again after this many ms even if nothing changes (a quarantine or a left-out host is due to be tried again). */
+  retryInMs?: number;
   /** False when the change went live without a reload (nginx dynamic mode); `changed` otherwise. */
   reloaded?: boolean;
   /** nginx dynamic mode: the version nginx confirmed holding after this apply. */

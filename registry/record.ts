@@ -84,6 +84,8 @@ export function validateHost(host: unknown, field = 'host'): string {
   if (typeof host !== 'string' || host.length === 0 || host.length > 253) throw new ValidationError(field, rule, host);
   if (isIP(host)) {
     if (isUnspecified(host)) throw new ValidationError(field, 'must be an address a client can connect to, not the unspecified address (0.0.0.0, ::)', host);
+    // nginx cannot take a zone id (fe80::1%lo) in an upstream server address.
+    if (host.includes('%')) throw new ValidationError(field, 'must not carry an IPv6 zone id ("%…"): nginx cannot route to it', host);
     return host;
   }
   const name = host.endsWith('.') ? host.slice(0, -1) : host;

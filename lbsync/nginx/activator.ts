@@ -32,6 +32,9 @@ export interface Activation {
 }
 
 /**
+ * Config text is handled as latin1 (one character per byte), so a user's
+ * file with bytes that are not UTF-8 goes back to disk byte for byte.
+ *
  * Puts a new nginx config live without ever leaving a broken one on disk:
  * stage the text beside the live file → test it with nginx against the full
  * config → atomic rename over the live file → reload → confirm new workers →
@@ -63,7 +66,7 @@ export class NginxActivator {
     this.reloader = this.options.reloader(this.layout);
     await this.cleanStale();
     try {
-      this.lastGood = await readFile(this.options.file, 'utf8');
+      this.lastGood = await readFile(this.options.file, 'latin1');
     } catch {
       this.lastGood = undefined;
     }
@@ -71,7 +74,7 @@ export class NginxActivator {
 
   /** The live file's text, or undefined when it does not exist yet. */
   async live(): Promise<string | undefined> {
-    return readFile(this.options.file, 'utf8').catch(() => undefined);
+    return readFile(this.options.file, 'latin1').catch(() => undefined);
   }
 
   /** Runs nginx's test on `text` as if it were the live file; throws NginxValidationError with nginx's message. Leaves the staged file for activate() only when nginx accepted it. */
@@ -273,7 +276,7 @@ function alive(pid: number): boolean {
 async function writeDurable(path: string, text: string, mode: number | undefined): Promise<void> {
   const handle = await open(path, 'w', mode ?? 0o644);
   try {
-    await handle.writeFile(text);
+    await handle.writeFile(text, 'latin1');
     if (mode !== undefined) await handle.chmod(mode);
     await handle.datasync();
   } finally {

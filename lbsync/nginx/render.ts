@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { validateHost, validatePort, validateServiceName, type ServiceRecord } from '../../registry/index.js';
 import type { PoolView, ServicePool } from '../output.js';
+import { scanConf, walkConf, type ConfDirective } from './conf-scanner.js';
 import {
   methodDirective,
   validateListen,
@@ -39,7 +40,23 @@ export interface Rendered {
   text: string;
   /** The upstream names written, sorted. */
   upstreams: string[];
+  /** Which lines of `text` each service's blocks occupy (to map nginx's `file:line` back to a service). */
+  spans: ServiceSpan[];
   problems: RenderProblem[];
+}
+
+/** Lines `firstLine`..`lastLine` (1-based, inclusive) of a rendered file belong to `service`. */
+export interface ServiceSpan {
+  service: string;
+  firstLine: number;
+  lastLine: number;
+}
+
+/** One service's share of the owned file, rendered alone: its upstream block and its server blocks. */
+export interface ServiceBlocks {
+  service: string;
+  upstream: string[];
+  servers: string[];
 }
 
 /** The effective options of one service: its own over `*` over nothing. */
@@ -48,34 +65,76 @@ export function optionsFor(service: string, options: RenderOptions): UpstreamOpt
 }
 
 /**
- * Renders the owned-file form: a header, one `upstream <service> { … }` per
- * pool, then the `server { … }` blocks the config asks for. Pure. Every name,
- * host and port is validated again here even though records were validated
- * on the way in: a value that fails is reported and left out, never written.
+ * Renders one service's blocks, independent of every other service (so a
+ * quarantined service can keep its last good blocks while the rest move on).
+ * Pure. Every name, host and port is validated again here even though
+ * records were validated on the way in: a value that fails is reported in
+ * `problems` and left out, never written; an unsafe service name yields
+ * undefined.
  */
+export function renderService(pool: ServicePool, options: RenderOptions, problems: RenderProblem[]): ServiceBlocks | undefined {
+  if (!safeName(pool.service, problems)) return undefined;
+  let opts: UpstreamOptions;
+  try {
+    opts = validateUpstreamOptions(optionsFor(pool.service, options), `upstreams.${pool.service}`);
+  } catch (err) {
+    problems.push({ service: pool.service, reason: (err as Error).message });
+    opts = {};
+  }
+  const upstream = [`upstream ${pool.service} {`, ...renderUpstreamBody(pool, opts, problems, options.upstreamExtra?.(pool.service)).map((l) => `    ${l}`), '}', ''];
+  const servers = (opts.servers ?? []).flatMap((block) => renderServerBlock(pool.service, block, opts, problems));
+  return { service: pool.service, upstream, servers };
+}
+
+const OWNED_HEADER = [
+  '# Written by beacon lbsync from etcd. Do not edit: every change is overwritten.',
+  '# A service with no usable endpoint keeps a valid upstream that answers 502.',
+  '',
+];
+
+/** Puts services' blocks together as the owned file: header, every upstream (in the given order), then every server block. */
+export function assembleOwned(blocks: ServiceBlocks[]): { text: string; spans: ServiceSpan[] } {
+  const lines = [...OWNED_HEADER];
+  const spans: ServiceSpan[] = [];
+  const place = (service: string, part: string[]) => {
+    if (part.length === 0) return;
+    spans.push({ service, firstLine: lines.length + 1, lastLine: lines.length + part.length });
+    lines.push(...part);
+  };
+  for (const b of blocks) place(b.service, b.upstream);
+  for (const b of blocks) place(b.service, b.servers);
+  return { text: lines.join('\n'), spans };
+}
+
+/**
+ * The services' blocks in an owned file lbsync wrote before (the inverse of
+ * assembleOwned): each `upstream NAME { }` and each `server { }` whose
+ * `proxy_pass` goes to `http://NAME`, as their exact lines. A new lbsync
+ * process starts from these as the last good blocks, so a service nginx
+ * refuses on its first apply keeps what nginx runs. Pure.
+ */
+export function parseOwned(text: string, file?: string): ServiceBlocks[] {
+  const byName = new Map<string, ServiceBlocks>();
+  const blocks = (name: string) => byName.get(name) ?? byName.set(name, { service: name, upstream: [], servers: [] }).get(name)!;
+  const lines = (d: ConfDirective) => [...text.slice(d.start, d.end).split('\n'), ''];
+  for (const d of scanConf(text, file)) {
+    if (d.name === 'upstream' && d.args[0]) blocks(d.args[0]).upstream.push(...lines(d));
+    if (d.name === 'server' && d.block) {
+      const pass = [...walkConf(d.block.children)].find((c) => c.name === 'proxy_pass')?.args[0];
+      const name = /^http:\/\/([^/:]+)$/.exec(pass ?? '')?.[1];
+      if (name) blocks(name).servers.push(...lines(d));
+    }
+  }
+  return [...byName.values()].filter((b) => b.upstream.length > 0);
+}
+
+/** Renders the owned-file form of a whole view, services sorted by name. Pure. */
 export function renderUpstreams(view: PoolView, options: RenderOptions = {}): Rendered {
   const problems: RenderProblem[] = [];
-  const out: string[] = [
-    '# Written by beacon lbsync from etcd. Do not edit: every change is overwritten.',
-    '# A service with no usable endpoint keeps a valid upstream that answers 502.',
-    '',
-  ];
-  const names: string[] = [];
-  const servers: string[] = [];
-  for (const pool of [...view.pools].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0))) {
-    if (!safeName(pool.service, problems)) continue;
-    let opts: UpstreamOptions;
-    try {
-      opts = validateUpstreamOptions(optionsFor(pool.service, options), `upstreams.${pool.service}`);
-    } catch (err) {
-      problems.push({ service: pool.service, reason: (err as Error).message });
-      opts = {};
-    }
-    names.push(pool.service);
-    out.push(`upstream ${pool.service} {`, ...renderUpstreamBody(pool, opts, problems, options.upstreamExtra?.(pool.service)).map((l) => `    ${l}`), '}', '');
-    for (const block of opts.servers ?? []) servers.push(...renderServerBlock(pool.service, block, opts, problems));
-  }
-  return { text: [...out, ...servers].join('\n'), upstreams: names, problems };
+  const blocks = [...view.pools]
+    .sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0))
+    .flatMap((pool) => renderService(pool, options, problems) ?? []);
+  return { ...assembleOwned(blocks), upstreams: blocks.map((b) => b.service), problems };
 }
 
 /**
@@ -87,14 +146,19 @@ export function renderUpstreamBody(pool: ServicePool, opts: UpstreamOptions, pro
   const lines = [MANAGED_MARK];
   const method = methodDirective(opts.method);
   const hashed = opts.method?.kind === 'hash' || opts.method?.kind === 'ip_hash' || kept.some((k) => /^(hash|ip_hash|random)\b/.test(k));
-  const members: string[] = [];
+  const chosen: ServerLine[] = [];
   const seen = new Set<string>();
   for (const record of [...pool.members].sort(byInstance)) {
     const line = serverLine(record, opts, hashed, problems);
     if (!line || seen.has(line.address)) continue;
     seen.add(line.address);
-    members.push(line.text);
+    chosen.push(line);
   }
+  // nginx refuses an upstream whose every server is a backup ("no servers
+  // in upstream"): with no primary left, the backups are the pool.
+  const primaries = chosen.some((l) => !l.backup);
+  if (!primaries && chosen.length > 0) problems.push({ service: pool.service, reason: 'every usable endpoint is marked backup; serving them as normal members' });
+  const members = chosen.map((l) => (l.backup && primaries ? `${l.text.slice(0, -1)} backup;` : l.text));
   if (members.length > 0 && pool.members.length > 0 && pool.failOpen) {
     lines.push('# fail-open: every endpoint fails its health check, so all of them are served');
   }
@@ -111,7 +175,9 @@ export function renderUpstreamBody(pool: ServicePool, opts: UpstreamOptions, pro
 
 interface ServerLine {
   address: string;
+  /** The `server …;` line without `backup`. */
   text: string;
+  backup: boolean;
 }
 
 function serverLine(record: ServiceRecord, opts: UpstreamOptions, hashed: boolean, problems: RenderProblem[]): ServerLine | undefined {
@@ -137,12 +203,13 @@ function serverLine(record: ServiceRecord, opts: UpstreamOptions, hashed: boolea
   }
   if (opts.maxFails !== undefined) params.push(`max_fails=${opts.maxFails}`);
   if (opts.failTimeoutS !== undefined) params.push(`fail_timeout=${opts.failTimeoutS}s`);
+  let backup = false;
   if (record.meta?.backup === 'true') {
     // nginx refuses `backup` together with hash and ip_hash balancing.
     if (hashed) problems.push({ service: record.service, instance: record.instance, reason: 'meta.backup is ignored with hash/ip_hash balancing' });
-    else params.push('backup');
+    else backup = true;
   }
-  return { address, text: `server ${[address, ...params].join(' ')};` };
+  return { address, text: `server ${[address, ...params].join(' ')};`, backup };
 }
 
 /**

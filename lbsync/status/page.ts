@@ -140,6 +140,12 @@ export const PAGE_JS = `'use strict';
         c.append(line, el('p', '', r.detail));
         if (r.message) c.append(el('pre', 'msg', r.message));
       }
+      for (const q of doc.nginx.quarantined || []) {
+        const line = el('p', 'quarantined');
+        line.dataset.service = q.service;
+        line.append(pill('quarantined', 'bad'), ' ', el('b', '', q.service), ' since ', timeEl(q.since));
+        c.append(line, el('pre', 'msg', q.reason));
+      }
       if (doc.nginx.dynamicVersion !== undefined) c.append(el('p', 'dim', 'dynamic mode: nginx confirmed endpoint-set version ' + doc.nginx.dynamicVersion));
       out.push(c);
     }

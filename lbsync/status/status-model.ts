@@ -109,6 +109,9 @@ export class StatusModel extends EventEmitter<{ change: [] }> {
     if (output !== 'nginx') return;
     const status: ApplyStatus = { at: iso(this.now()), ok: true, detail: outcome.detail };
     this.nginxStatus.lastApply = status;
+    const quarantined = outcome.quarantined ?? [];
+    if (quarantined.length) this.nginxStatus.quarantined = quarantined.map((q) => ({ service: q.service, reason: q.reason, since: iso(q.since), retryAt: iso(q.retryAt) }));
+    else delete this.nginxStatus.quarantined;
     if (outcome.nginxVersion !== undefined) this.nginxStatus.dynamicVersion = outcome.nginxVersion;
     if (outcome.changed || !this.nginxStatus.lastReload) this.nginxStatus.lastReload = status;
     if (this.pendingView) {

@@ -68,6 +68,8 @@ export interface NginxStatus {
   lastReload?: ApplyStatus;
   /** The last apply, including the ones that found nothing to change. */
   lastApply?: ApplyStatus;
+  /** Services nginx refused (or whose name clashes), kept at their last good block; ISO times. */
+  quarantined?: Array<{ service: string; reason: string; since: string; retryAt: string }>;
   /** `--nginx-mode dynamic`: the endpoint-set version nginx confirmed holding (read back after each push). */
   dynamicVersion?: number;
 }

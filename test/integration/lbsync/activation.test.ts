@@ -80,7 +80,7 @@ describe('lbsync → nginx activation: bursts, hostile values, refusals, rollbac
     await proc.stop();
   });
 
-  it('keeps the last good config and logs nginx\'s own message when nginx -t refuses; a later change that nginx accepts is applied', async () => {
+  it('quarantines the service whose block nginx -t refuses, logs nginx\'s own message, and applies the rest', async () => {
     // A server block whose listen directive nginx refuses (a duplicate listen on the same address in one server).
     const port = await freePort();
     const cfg = join(stack.logs, 'refuse.yaml');
@@ -91,13 +91,14 @@ describe('lbsync → nginx activation: bursts, hostile values, refusals, rollbac
     await waitFor(async () => (await stack.get()).body === 'b8', 10_000, 'the good endpoint');
     const good = stack.liveConf();
     await stack.put('bad', 'x', '127.0.0.1', backends.ports[9]!);
-    const refused = await waitForLog(log, /^rejected new nginx config/);
+    const refused = await waitForLog(log, /^quarantined bad: /);
     assert.match(refused.msg, /duplicate listen/);
-    assert.equal(stack.liveConf(), good, 'the last good config stays');
+    assert.ok(!stack.liveConf().includes(`${port}`), 'the refused server block never reaches the live file');
+    assert.match(stack.liveConf(), /upstream bad \{[^}]*server 127\.0\.0\.1:1 down;[^}]*\}/, 'a 502 placeholder stands in, so a proxy_pass to it stays valid');
+    assert.ok(stack.liveConf().includes(good.slice(good.indexOf('upstream web {'))), 'web as it was');
     assert.equal((await stack.get()).body, 'b8');
 
-    // Nothing is stuck after a refusal: the web endpoint moves, and the change
-    // that makes the config acceptable again (bad/x goes) is applied with it.
+    // Nothing is stuck: the other service keeps updating while bad is quarantined, and bad/x going is applied with it.
     await stack.put('web', 'good', '127.0.0.1', backends.ports[11]!);
     await stack.client.delete().key('/services/bad/x');
     await waitFor(async () => (await stack.get()).body === 'b11', 20_000, 'the moved endpoint to answer after the refusal');

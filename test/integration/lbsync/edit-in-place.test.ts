@@ -33,16 +33,19 @@ describe('lbsync edit-in-place on a real multi-server nginx.conf', function () {
     const webPort = await freePort();
     apiPort = await freePort();
     stack.nginx.port = webPort;
-    // The operator's own config: comments, one-line blocks, quoted braces, a map, two sites, an unmanaged upstream.
+    // The operator's own config: comments, one-line blocks, quoted braces, a map, two sites, an unmanaged upstream;
+    // the blocks lbsync may fill carry its marker line.
     await stack.start(
       `    # --- sites, kept by hand ---
     map $http_upgrade $connection_upgrade { default upgrade; '' close; }
 
-    upstream web {
-        server 127.0.0.1:1 down;   # lbsync fills this in
+    upstream web {   # lbsync fills this in
+        # managed by beacon lbsync
+        server 127.0.0.1:1 down;
     }
     upstream legacy { server 127.0.0.1:${backends.ports[3]}; }  # never touched
     upstream api{
+      # managed by beacon lbsync
       least_conn;
       server 127.0.0.1:1 down;
     }

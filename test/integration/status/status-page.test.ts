@@ -144,7 +144,10 @@ describe('status page renders hostile values as text (headless Chromium)', funct
       healthChecks: true,
       revision: 3,
       etcd: { connected: true },
-      nginx: { lastReload: { at: new Date().toISOString(), ok: false, detail: 'refused', message: `${evil} in beacon.conf:1` } },
+      nginx: {
+        lastReload: { at: new Date().toISOString(), ok: false, detail: 'refused', message: `${evil} in beacon.conf:1` },
+        quarantined: [{ service: 'bad', reason: `nginx refused its block: ${evil}`, since: new Date().toISOString(), retryAt: new Date().toISOString() }],
+      },
       services: [
         {
           service: evil,
@@ -169,7 +172,9 @@ describe('status page renders hostile values as text (headless Chromium)', funct
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.locator('section.service h2').waitFor({ timeout: 15_000 });
     assert.equal(await page.locator('section.service h2').innerText(), evil);
-    assert.match(await page.locator('#nginx pre.msg').innerText(), /<img src=x onerror/);
+    assert.match(await page.locator('#nginx pre.msg').first().innerText(), /<img src=x onerror/);
+    assert.match(await page.locator('#nginx p.quarantined[data-service="bad"]').innerText(), /quarantined\s+bad since/);
+    assert.match(await page.locator('#nginx pre.msg').nth(1).innerText(), /^nginx refused its block: <img src=x onerror/);
     assert.equal(await page.locator('img').count(), 0, 'no element was made from the values');
     assert.equal(await page.evaluate(() => (globalThis as { pwned?: number }).pwned), undefined);
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseMethod, renderUpstreams } from '../../../lbsync/index.js';
+import { assembleOwned, parseMethod, parseOwned, renderUpstreams } from '../../../lbsync/index.js';
 import { golden, pool, rec, viewOf } from './helpers.js';
 
 describe('lbsync nginx render', () => {
@@ -64,5 +64,31 @@ describe('lbsync nginx render', () => {
     });
     assert.doesNotMatch(r.text, /passwd/);
     assert.ok(r.problems.length > 0);
+  });
+
+  it('serves a backup-only pool as normal members (nginx has no primary to fall back from)', () => {
+    const r = renderUpstreams(viewOf(pool('web', [rec('web', 'a', '10.0.0.1', 80, { backup: 'true' }), rec('web', 'b', '10.0.0.2', 80, { backup: 'true', weight: '3' })])));
+    assert.match(r.text, /upstream web \{\n    # managed by beacon lbsync\n    server 10\.0\.0\.1:80;\n    server 10\.0\.0\.2:80 weight=3;\n\}/);
+    assert.deepEqual(r.problems, [{ service: 'web', reason: 'every usable endpoint is marked backup; serving them as normal members' }]);
+    const mixed = renderUpstreams(viewOf(pool('web', [rec('web', 'a', '10.0.0.1', 80), rec('web', 'b', '10.0.0.2', 80, { backup: 'true', weight: '3' })])));
+    assert.match(mixed.text, /server 10\.0\.0\.1:80;\n    server 10\.0\.0\.2:80 weight=3 backup;/);
+  });
+
+  it("says which lines each service's blocks occupy", () => {
+    const r = renderUpstreams(viewOf(pool('b', [rec('b', 'x', '10.0.0.1', 80)]), pool('a', [])), { upstreams: { b: { servers: [{ listen: ['8080'] }] } } });
+    const lines = r.text.split('\n');
+    for (const span of r.spans) {
+      const text = lines.slice(span.firstLine - 1, span.lastLine).join('\n');
+      assert.ok(text.includes(span.service === 'a' ? 'upstream a {' : 'b'), `${span.service}: ${text}`);
+    }
+    assert.deepEqual(r.spans.map((s) => s.service), ['a', 'b', 'b']);
+    assert.equal(lines[r.spans[2]!.firstLine - 1], 'server {');
+  });
+
+  it('reads its own owned file back into per-service blocks (a new process starts from them as last good)', () => {
+    const r = renderUpstreams(viewOf(pool('b', [rec('b', 'x', '10.0.0.1', 80)]), pool('a', [rec('a', 'y', '10.0.0.2', 81)])), { upstreams: { b: { servers: [{ listen: ['8080'] }] } } });
+    const parsed = parseOwned(r.text);
+    assert.deepEqual(parsed.map((b) => [b.service, b.servers.length > 0]), [['a', false], ['b', true]]);
+    assert.equal(assembleOwned(parsed).text, r.text);
   });
 });

@@ -56,6 +56,7 @@ describe('registry: record validation', () => {
     ['a directive in the host', { ...good, host: '1.2.3.4; include /etc/passwd' }, /^host: must be an IPv4\/IPv6 literal or a DNS name/],
     ['a host with a newline', { ...good, host: 'a\nb' }, /^host:/],
     ['a bad dotted quad', { ...good, host: '999.1.1.1' }, /^host:/],
+    ['an IPv6 host with a zone id (nginx cannot take it)', { ...good, host: 'fe80::1%lo' }, /^host: must not carry an IPv6 zone id/],
     ['port 0', { ...good, port: 0 }, /^port: must be an integer from 1 to 65535/],
     ['port 65536', { ...good, port: 65536 }, /^port:/],
     ['a fractional port', { ...good, port: 80.5 }, /^port:/],

@@ -141,6 +141,15 @@ describe('status model', () => {
     assert.deepEqual(m.snapshot().services.map((s) => s.service), ['web']);
   });
 
+  it('lists the services nginx keeps in quarantine, until an apply has none', () => {
+    const { m } = model();
+    m.onView(view({ web: [endpoint(rec('web', 1), 'passing')] }));
+    m.onApplied('nginx', { changed: true, detail: 'reloaded', quarantined: [{ service: 'bad', reason: 'nginx refused its block: duplicate listen', since: 1_700_000_000_000, retryAt: 1_700_000_010_000 }] });
+    assert.deepEqual(m.snapshot().nginx?.quarantined, [{ service: 'bad', reason: 'nginx refused its block: duplicate listen', since: '2023-11-14T22:13:20.000Z', retryAt: '2023-11-14T22:13:30.000Z' }]);
+    m.onApplied('nginx', { changed: true, detail: 'reloaded', quarantined: [] });
+    assert.equal(m.snapshot().nginx?.quarantined, undefined);
+  });
+
   it('emits change on every update', () => {
     const { m, changes } = model();
     m.onView(view({ web: [] }));
