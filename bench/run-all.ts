@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every benchmark the issues ask for, one after another as
- * child processes (sidekick, health, lbsync, elbv2, whole chain), gathered
+ * child processes (sidekick, health, lbsync, elbv2, whole chain, fleet scale,
+ * start-up, burst), gathered
  * into ONE table (figure, target, measured, met?), bench/results/latest.json
  * and an SVG of the latency distributions (bench/results/latency.svg).
  *
@@ -189,6 +190,27 @@ function mapChain(j: any): RunResult {
   };
 }
 
+function mapScale(j: any): RunResult {
+  const f = `${j.settings.hosts} hosts × ${j.settings.perHost} records, 3-member etcd, health ${j.settings.health}`;
+  // The issue's targets are for the 20,000-record fleet; smaller runs are informational.
+  const full = j.settings.records >= 20_000;
+  const lostLimit = (j.settings.ttlSeconds + 1) * 1000;
+  const dynamic = j.settings.nginxMode === 'dynamic';
+  const m = dynamic ? 'dynamic mode' : 'reload mode';
+  return {
+    metrics: [
+      { key: 'sc.sync', figure: `scale: lbsync exec → nginx runs all ${j.settings.records} records (${f})`, target: full ? '≤ 3 s' : '', value: j.initialSync.ms, unit: 'ms', ...(full ? { meets: le(3000) } : {}) },
+      { key: 'sc.rss', figure: `scale: lbsync peak RSS during the initial sync of ${j.settings.records} records`, target: full ? '≤ 300 MB' : '', value: j.initialSync.lbsyncPeakRssMb, unit: 'MB', ...(full ? { meets: le(300) } : {}) },
+      { key: 'sc.lost', figure: `scale: a lost host's lease expiry → its records out of nginx (TTL ${j.settings.ttlSeconds} s)`, target: `≤ ${lostLimit / 1000} s`, value: j.lost.expiryToOutOfNginxMs, unit: 'ms', meets: le(lostLimit) },
+      { key: 'sc.deploy.failed', figure: `scale: rolling deploy on ${j.deploy.hosts} hosts over ${j.deploy.overMs / 1000} s, ${m} → failed keep-alive requests (of ${j.deploy.requests})`, target: dynamic ? '0' : '', value: j.deploy.failed, unit: '', ...(dynamic ? { meets: (v: number) => v === 0 } : {}) },
+      { key: 'sc.deploy.reloads', figure: `scale: rolling deploy, ${m} → nginx reloads${dynamic ? ` (and ${j.deploy.pushes} pushes)` : ''}`, target: dynamic ? '0 (no structural change)' : '', value: j.deploy.reloads, unit: '', ...(dynamic ? { meets: (v: number) => v === 0 } : {}) },
+      { key: 'sc.keepalives', figure: 'scale: steady etcd keepalives/s (all requests/s: see scale JSON)', target: '', value: j.steady.etcdKeepalivesPerS, unit: '/s' },
+      ...(j.reconcile.passes ? [{ key: 'sc.reconcile', figure: `scale: one sidekick periodic reconcile (${(j.reconcile.kinds ?? ['listing']).join('+')}) with ${j.reconcile.recordsInEtcd} records in etcd, p50`, target: '', value: j.reconcile.msP50, unit: 'ms' }] : []),
+    ],
+    distributions: [],
+  };
+}
+
 /** Start-up (bench/startup.ts): medians the bench took itself over its own runs. */
 function mapStartup(j: any): RunResult {
   const m = j.medianMs;
@@ -291,6 +313,28 @@ const BENCHES: BenchSpec[] = [
     output: () => join(RESULTS, 'chain.json'),
     timeoutMs: 5 * 60_000,
     map: mapChain,
+  },
+  {
+    name: 'scale',
+    script: 'scale.js',
+    runs: 1,
+    args: (i) => [...(quick ? ['--hosts', '50', '--deploy-seconds', '15', '--steady-seconds', '10'] : []), '--out', join(RUNS_DIR, `scale-${i}.json`)],
+    settings: quick
+      ? '1 run, 50 hosts, 15 s deploy (quick)'
+      : '1 run, 200 hosts × 20 records (`node dist/bench/scale.js --full` is the 1,000-host run), health off, 60 s deploy',
+    output: (i) => join(RUNS_DIR, `scale-${i}.json`),
+    timeoutMs: 10 * 60_000,
+    map: mapScale,
+  },
+  {
+    name: 'scale-dynamic',
+    script: 'scale.js',
+    runs: 1,
+    args: (i) => ['--nginx-mode', 'dynamic', '--reconcile-sample', '0', ...(quick ? ['--hosts', '50', '--deploy-seconds', '15', '--steady-seconds', '10'] : []), '--out', join(RUNS_DIR, `scale-dynamic-${i}.json`)],
+    settings: quick ? '1 run, 50 hosts, 15 s deploy, dynamic mode (quick)' : '1 run, 200 hosts × 20 records, dynamic mode, health off, 60 s deploy',
+    output: (i) => join(RUNS_DIR, `scale-dynamic-${i}.json`),
+    timeoutMs: 10 * 60_000,
+    map: mapScale,
   },
   {
     name: 'startup',

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import {
   isRecoverable,
+  listPrefix,
   PrefixWatcher,
   RecordView,
   recordId,
@@ -183,8 +184,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
    * every output. Returns each output's outcome or its preview text.
    */
   async runOnce(mode: 'apply' | 'preview', healthWaitMs = 5000): Promise<Array<{ output: string; outcome?: ApplyOutcome; preview?: string; error?: Error }>> {
-    const res = await this.options.client.getAll().prefix(`${this.options.prefix}/`).exec();
-    this.revision = Number(res.header.revision);
+    const res = await listPrefix(this.options.client, `${this.options.prefix}/`);
+    this.revision = res.revision;
     this.absorb(this.view.reset(new Map(res.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]))));
     if (this.scheduler) {
       const deadline = Date.now() + healthWaitMs;

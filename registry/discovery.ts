@@ -1,5 +1,6 @@
 import { EventEmitter, on } from 'node:events';
 import type { Etcd3 } from 'etcd3';
+import { listPrefix } from './list-prefix.js';
 import { PrefixWatcher } from './prefix-watcher.js';
 import { RecordView, type Problem } from './record-view.js';
 import type { ServiceRecord } from './record.js';
@@ -17,7 +18,7 @@ export interface Listing {
 
 /** Lists every valid record under the prefix (all layouts), optionally of one service. */
 export async function discover(options: DiscoveryOptions, service?: string): Promise<Listing> {
-  const res = await options.client.getAll().prefix(`${options.prefix}/`).exec();
+  const res = await listPrefix(options.client, `${options.prefix}/`);
   const view = new RecordView(options.prefix);
   view.reset(new Map(res.kvs.map((kv) => [kv.key.toString(), kv.value.toString()])));
   const records = sortRecords(service ? view.byService(service) : view.list());

@@ -10,5 +10,6 @@ export * from './record-view.js';
 export * from './backoff.js';
 export * from './etcd-client.js';
 export * from './lease-publisher.js';
+export * from './list-prefix.js';
 export * from './prefix-watcher.js';
 export * from './discovery.js';

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Backoff } from './backoff.js';
+import { listPrefix } from './list-prefix.js';
 import type { KvChange } from './record-view.js';
 
 export interface PrefixWatcherOptions {
@@ -127,10 +128,10 @@ export class PrefixWatcher extends EventEmitter<PrefixWatcherEvents> {
     }
     if (this.needSnapshot) {
       const reason = this.needSnapshot;
-      const res = await client.getAll().prefix(range).exec();
+      const res = await listPrefix(client, range);
       const kvs = new Map<string, string>();
       for (const kv of res.kvs) kvs.set(kv.key.toString(), kv.value.toString());
-      this.revision = Number(res.header.revision);
+      this.revision = res.revision;
       this.clusterId = res.header.cluster_id;
       this.needSnapshot = undefined;
       this.emit('snapshot', kvs, this.revision, reason);
