@@ -325,8 +325,9 @@ function logApplies(daemon: LbSync, log: Logger): void {
   daemon.on('rejected', (output, err, retryInMs) => {
     // The ELBv2 output reports its own failures (per group, also on timer passes).
     if (output === 'elbv2') return;
-    // Numbers (nginx's pid#tid in its error log, timings) differ on every attempt; the reason does not.
-    const reason = `${(err as { code?: string }).code}:${err.message.replace(/\d+/g, '#')}`;
+    // Numbers (nginx's pid#tid in its error log, timings) differ on every attempt, and so does
+    // nginx's "still could not bind()" (it appears once its own bind retries run out); the reason does not.
+    const reason = `${(err as { code?: string }).code}:${err.message.replace(/\[emerg\] [\d#]+: still could not bind\(\);? ?/g, '').replace(/\d+/g, '#')}`;
     const repeated = failing.get(output) === reason;
     failing.set(output, reason);
     logRejection(log, output, err, retryInMs, repeated ? 'debug' : 'error');

@@ -38,7 +38,7 @@ export async function allowedNetworksScenario(o: ScenarioOptions): Promise<Chaos
     const put = (instance: string, host: string) => client!.put(`/services/web/${instance}`).value(JSON.stringify({ service: 'web', instance, host, port: 8080 }));
     for (const [inst, host] of OUTSIDE) await put(inst, host);
     await edge.start();
-    edge.startLbsync({ etcd: [etcd.url], extra: ['--allowed-networks', '127.0.0.0/24', '--resync', '1s'] });
+    edge.startLbsync({ etcd: [etcd.url], extra: ['--allowed-networks', '127.0.0.0/24', '--resync', '1s', '--log-level', 'debug'] });
     const t0 = performance.now();
     await edge.waitMembers((m) => m.join() === [...goods].sort().join(), 20_000, 'only the allowed records');
     const ms = performance.now() - t0;

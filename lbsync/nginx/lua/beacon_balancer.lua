@@ -91,22 +91,29 @@ local function down(peer, now)
   return f and f.down_until and f.down_until > now
 end
 
--- nginx's smooth weighted round robin over the peers this request has not
--- tried and that are not marked down; then ignoring the marks (as nginx does
--- when every server is down); then anything.
-local function pick(set, tried)
+-- The first try: nginx's smooth weighted round robin over the peers not
+-- marked down (then, as nginx does when every server is down, over all).
+-- A retry: a weighted random pick among the peers this request has not tried
+-- and that are not marked down. Round robin would retry the next peers in the
+-- list, and peers that fail together are often neighbours there (a rolling
+-- deploy replaces instances in name order), so all tries could land on them.
+local function pick(set, tried, retry)
   local now = ngx.now()
   for pass = 1, 3 do
     local best, total = nil, 0
     for _, p in ipairs(set.peers) do
       if (pass == 3 or not tried[p.key]) and (pass >= 2 or not down(p, now)) then
-        p.current = p.current + p.weight
         total = total + p.weight
-        if not best or p.current > best.current then best = p end
+        if retry then
+          if math.random() * total < p.weight then best = p end
+        else
+          p.current = p.current + p.weight
+          if not best or p.current > best.current then best = p end
+        end
       end
     end
     if best then
-      best.current = best.current - total
+      if not retry then best.current = best.current - total end
       return best
     end
   end
@@ -156,7 +163,7 @@ function M.balance(service, file_version)
     local more = math.min(#set.peers - 1, MAX_TRIES - 1)
     if more > 0 then balancer.set_more_tries(more) end
   end
-  local peer = pick(set, ctx.beacon_tried)
+  local peer = pick(set, ctx.beacon_tried, ctx.beacon_peer ~= nil)
   ctx.beacon_peer = peer
   ctx.beacon_tried[peer.key] = true
   local ok, err = balancer.set_current_peer(peer.host, peer.port)

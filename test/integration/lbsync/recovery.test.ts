@@ -125,7 +125,7 @@ describe('lbsync recovers from nginx stopped, failed reloads and a read-only or 
       // Retries go on while the port is held; each attempt's nginx pids differ, yet it is one failure to the operator.
       await waitFor(() => logLines(log).filter((l) => /^rolled back nginx config/.test(l.msg)).length >= 3, 20_000, 'three attempts');
       const rolled = logLines(log).filter((l) => /^rolled back nginx config/.test(l.msg));
-      assert.deepEqual(rolled.map((l) => l.level), [50, ...rolled.slice(1).map(() => 20)], 'error once, then debug');
+      assert.deepEqual(rolled.map((l) => l.level), [50, ...rolled.slice(1).map(() => 20)], `error once, then debug: ${rolled.map((l) => l.msg).join(' | ')}`);
       await new Promise<void>((r) => busy.close(() => r()));
       // Nothing changes in etcd: the retry alone must make the side server live.
       await converges('the port was freed', async () => (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => '')).trim() === 'r3');
