@@ -256,7 +256,11 @@ describe('lbsync --nginx-mode dynamic: endpoint changes without reloads (real ng
     await stack.put('web', 'b4', '127.0.0.1', extra.port);
     const second = stack.lbsync(flags(), 'after-kill-during');
     await waitForLog(second.log, /^running nginx in dynamic mode/);
-    await waitFor(async () => (await served()).size === 4, 20_000, 'n0..n2 and b4 served');
+    let last = new Set<string>();
+    // Which backends answer (a failed request is the watcher's to report, below).
+    await waitFor(async () => ((last = await served()), ['n0', 'n1', 'n2', 'b4'].every((name) => last.has(name))), 20_000, 'n0..n2 and b4 served').catch((err: Error) => {
+      throw new Error(`${err.message}; last served: ${[...last].join(', ')}; bad while running: ${bad.slice(-5).join(' | ')}`);
+    });
     running = false;
     await watcher;
     assert.ok(answered > 50, `only ${answered} answers`);
