@@ -116,6 +116,13 @@ function mapLbsyncLatency(j: any): RunResult {
       { key: 'lb.put.p50', figure: `lbsync: lone etcd put → new backend answering via nginx, p50 (puts ${l.gapMs} ms apart)`, target: '≤ 30 ms', value: l.p50Ms, unit: 'ms', meets: le(30) },
       { key: 'lb.put.p95', figure: 'lbsync: lone etcd put → new backend answering via nginx, p95', target: '', value: l.p95Ms, unit: 'ms' },
       { key: 'lb.put.rapid.p50', figure: `lbsync: same with puts ${r.gapMs} ms apart (inside nginx's 100 ms reload window), p50`, target: '', value: r.p50Ms, unit: 'ms' },
+      ...(j.dynamic?.latency
+        ? [
+            { key: 'lb.dyn.put.p50', figure: `lbsync dynamic mode: lone etcd put → new backend answering via nginx, p50 (puts ${j.dynamic.latency.gapMs} ms apart)`, target: '≤ 5 ms', value: j.dynamic.latency.p50Ms, unit: 'ms', meets: le(5) },
+            { key: 'lb.dyn.put.p95', figure: 'lbsync dynamic mode: same, p95', target: '', value: j.dynamic.latency.p95Ms, unit: 'ms' },
+            { key: 'lb.dyn.put.rapid.p50', figure: `lbsync dynamic mode: same with puts ${j.dynamic.latencyRapid.gapMs} ms apart, p50`, target: '', value: j.dynamic.latencyRapid.p50Ms, unit: 'ms' },
+          ]
+        : []),
     ],
     distributions: [{ key: 'lb.put', label: 'lbsync: etcd put → answered via nginx', p50: l.p50Ms, p95: l.p95Ms, max: l.maxMs, target: 30 }],
   };
@@ -129,6 +136,12 @@ function mapLbsyncBurst(j: any): RunResult {
       { key: 'lb.burst.all', figure: `lbsync: ${b.records} records by ${b.writers} writers → until nginx runs all`, target: '≤ 300 ms', value: b.untilAllMs, unit: 'ms', meets: le(300) },
       { key: 'lb.burst.puts', figure: `lbsync: of which the ${b.records} etcd writes themselves`, target: '', value: b.putMs, unit: 'ms' },
       { key: 'lb.burst.after', figure: 'lbsync: of which last write acknowledged → nginx runs all (lbsync\'s share)', target: '', value: b.afterLastPutMs, unit: 'ms' },
+      ...(j.dynamic?.burst
+        ? [
+            { key: 'lb.dyn.burst.reloads', figure: `lbsync dynamic mode: ${b.records} records of an existing service by ${b.writers} writers → nginx reloads`, target: '0', value: j.dynamic.burst.reloads, unit: '', meets: (v: number) => v === 0 },
+            { key: 'lb.dyn.burst.after', figure: 'lbsync dynamic mode: last write acknowledged → nginx serves all (health checks on)', target: '≤ 50 ms', value: j.dynamic.burst.afterLastPutMs, unit: 'ms', meets: le(50) },
+          ]
+        : []),
     ],
     distributions: [],
   };
@@ -143,6 +156,13 @@ function mapLbsyncScale(j: any): RunResult {
       { key: 'lb.scale.rss', figure: `lbsync: RSS with ${on.endpoints} endpoints, health checks on`, target: '≤ 200 MB', value: on.rssMb, unit: 'MB', meets: le(200) },
       { key: 'lb.scale.apply.off', figure: `lbsync: same with --health off (median of 6)`, target: '', value: off.applyMedianMs, unit: 'ms' },
       { key: 'lb.scale.rss.off', figure: 'lbsync: RSS with 10,000 endpoints, --health off', target: '', value: off.rssMb, unit: 'MB' },
+      ...(j.dynamic?.scale
+        ? [
+            { key: 'lb.dyn.scale.apply', figure: `lbsync dynamic mode: ${on.endpoints} endpoints / ${on.services} services, one change → served (push, median of 6)`, target: '≤ 50 ms', value: j.dynamic.scale.applyMedianMs, unit: 'ms', meets: le(50) },
+            { key: 'lb.dyn.scale.apply.off', figure: 'lbsync dynamic mode: same with --health off (median of 6)', target: '', value: j.dynamic.scaleHealthOff.applyMedianMs, unit: 'ms' },
+            { key: 'lb.dyn.scale.rss', figure: `lbsync dynamic mode: RSS with ${on.endpoints} endpoints, health checks on`, target: '≤ 200 MB', value: j.dynamic.scale.rssMb, unit: 'MB', meets: le(200) },
+          ]
+        : []),
     ],
     distributions: [
       {
@@ -174,12 +194,21 @@ function mapChain(j: any): RunResult {
   const gone: number[] = j.data.goneMs;
   // The app's own start → answering directly: the floor under the chain figure (absent in older results).
   const app: number[] | undefined = j.data.appMs;
+  // Dynamic mode's samples, when the bench ran both modes.
+  const dyn: { startMs: number[]; goneMs: number[] } | undefined = j.data.dynamic;
   return {
     metrics: [
-      { key: 'ch.start.p50', figure: 'chain: container start → first answer via nginx (sidekick, health, lbsync), p50', target: '≤ 40 ms', value: median(start), unit: 'ms', meets: le(40) },
+      { key: 'ch.start.p50', figure: 'chain, reload mode: container start → first answer via nginx (sidekick, health, lbsync), p50', target: '≤ 40 ms', value: median(start), unit: 'ms', meets: le(40) },
       { key: 'ch.start.p95', figure: 'chain: container start → first answer via nginx, p95', target: '≤ 80 ms', value: percentile(start, 95), unit: 'ms', meets: le(80) },
       ...(app?.length ? [{ key: 'ch.app.p50', figure: 'chain: the app alone, start → answering directly, p50 (the floor)', target: '', value: median(app), unit: 'ms' }] : []),
       { key: 'ch.gone.p50', figure: 'chain: docker stop (SIGTERM) → no longer routed by nginx, p50', target: '', value: median(gone), unit: 'ms' },
+      ...(dyn?.startMs.length
+        ? [
+            { key: 'ch.dyn.start.p50', figure: 'chain, dynamic mode: container start → first answer via nginx on a kept-alive connection, p50', target: '≤ 15 ms', value: median(dyn.startMs), unit: 'ms', meets: le(15) },
+            { key: 'ch.dyn.start.p95', figure: 'chain, dynamic mode: same, p95', target: '≤ 30 ms', value: percentile(dyn.startMs, 95), unit: 'ms', meets: le(30) },
+            { key: 'ch.dyn.gone.p50', figure: 'chain, dynamic mode: docker stop (SIGTERM) → no longer routed by nginx, p50', target: '', value: median(dyn.goneMs), unit: 'ms' },
+          ]
+        : []),
     ],
     distributions: [
       { key: 'ch.start', label: 'chain: start → answered via nginx', p50: median(start), p95: percentile(start, 95), max: Math.max(...start), target: 40, samples: start },
