@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LineSplitter } from '../sidekicks/line-splitter.js';
 import { docker, type TestNginx } from '../test/harness/index.js';
 
 /** Writes lbsync's config: only `service`, served by `nginx` on 127.0.0.1:`port` at `/`, in nginx `mode`. Returns its path. */
@@ -32,14 +33,9 @@ export function writeLbsyncConfig(nginx: TestNginx, service: string, port: numbe
 export async function containerEvents(label: string): Promise<{ bus: EventEmitter; close: () => void }> {
   const stream = (await docker.getEvents({ filters: { type: ['container'], label: [`${label}=1`] } })) as unknown as NodeJS.ReadableStream & { destroy?: () => void };
   const bus = new EventEmitter();
-  let buffer = '';
+  const lines = new LineSplitter();
   stream.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (line.trim()) bus.emit('event', JSON.parse(line));
-    }
+    for (const line of lines.push(chunk)) bus.emit('event', JSON.parse(line));
   });
   return { bus, close: () => stream.destroy?.() };
 }

@@ -32,6 +32,7 @@ import {
   waitFor,
 } from '../test/harness/index.js';
 import { isStopSignal, parseDockerEvent } from '../sidekicks/index.js';
+import { LineSplitter } from '../sidekicks/line-splitter.js';
 
 const TARGETS = { startP50Ms: 6, startP99Ms: 20, removeP50Ms: 4, removeP99Ms: 20, rssMb: 80 };
 const WARMUP = 5;
@@ -79,13 +80,10 @@ async function main(): Promise<void> {
   const startAt = new Map<string, number>();
   const stopAt = new Map<string, number>();
   const events = await docker.getEvents({ filters: { type: ['container'], label: [`${RUN_LABEL}=${RUN_ID}`] } });
-  let buffer = '';
+  const lines = new LineSplitter();
   events.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const ev = parseDockerEvent(buffer.slice(0, nl));
-      buffer = buffer.slice(nl + 1);
+    for (const line of lines.push(chunk)) {
+      const ev = parseDockerEvent(line);
       if (!ev) continue;
       const t = ev.timeNano / 1e6;
       if (ev.action === 'start') startAt.set(ev.id, t);
