@@ -12,9 +12,12 @@ export interface WaitWindow {
  * only adds capacity to a pool that already serves (a new endpoint passed its
  * first check): it waits for its siblings, since containers started together
  * pass their checks one by one, and one reload for all of them is better than
- * one each.
+ * one each. An `endpoint` change only changes the endpoints of services
+ * every output already serves, and no output reloads for it (a push into
+ * nginx's Lua balancer): it applies as soon as no apply runs, since waiting
+ * would only add latency; what arrives during an apply goes into the next.
  */
-export type ChangeKind = 'change' | 'join';
+export type ChangeKind = 'change' | 'join' | 'endpoint';
 
 /**
  * How long joins settle: a burst of joins is applied once none came for this
@@ -47,7 +50,10 @@ export function parseWait(text: string, parseDuration: (t: string, field: string
  * - joins alone (see ChangeKind) never apply at once: they wait until none
  *   came for JOIN_SETTLE_MS (or MIN, when longer) and MAX has passed since
  *   the last apply began, never longer than MAX; a change that applies
- *   meanwhile takes them along.
+ *   meanwhile takes them along;
+ * - an endpoint change applies at once, or right after the running apply
+ *   (back to back: each apply takes everything that came meanwhile), and
+ *   takes everything pending along.
  * Applies never overlap. Pure timing logic: the clock is injected.
  */
 export class Coalescer {
@@ -55,6 +61,8 @@ export class Coalescer {
   private pendingSince: number | undefined;
   /** Whether a pending notification is a `change` (not only joins). */
   private urgent = false;
+  /** Whether a pending notification is an `endpoint` change: the next apply starts as soon as none runs. */
+  private eager = false;
   private lastChange = -Infinity;
   private lastJoin = -Infinity;
   private lastApplyStart = -Infinity;
@@ -75,9 +83,10 @@ export class Coalescer {
   notify(kind: ChangeKind = 'change'): void {
     if (this.stopped) return;
     const now = this.clock.now();
-    const quiet = kind === 'change' && !this.urgent && !this.running && now - Math.max(this.lastChange, this.lastApplyEnd) >= this.window.minMs;
+    const quiet = kind === 'endpoint' || (kind === 'change' && !this.urgent && !this.running && now - Math.max(this.lastChange, this.lastApplyEnd) >= this.window.minMs);
     this.pendingSince ??= now;
-    if (kind === 'change') {
+    if (kind === 'endpoint') this.eager = true;
+    if (kind !== 'join') {
       this.urgent = true;
       this.lastChange = now;
     } else {
@@ -105,10 +114,12 @@ export class Coalescer {
     this.timer = undefined;
     this.pendingSince = undefined;
     this.urgent = false;
+    this.eager = false;
     if (!this.running) this.wakeIdle();
   }
 
   private dueIn(now: number): number {
+    if (this.eager) return 0;
     // Joins alone: settled, and at most one apply per MAX, so a burst spread
     // out by a loaded host still costs one reload a MAX rather than one a join.
     const settle = this.urgent
@@ -132,6 +143,7 @@ export class Coalescer {
     this.running = true;
     this.pendingSince = undefined;
     this.urgent = false;
+    this.eager = false;
     this.lastApplyStart = this.clock.now();
     try {
       await this.apply();

@@ -27,15 +27,22 @@ export class ControlClient {
 
   /** What nginx holds now. */
   async state(): Promise<ControlState> {
-    const text = await this.call('GET');
+    return this.stateFrom(await this.call('GET'));
+  }
+
+  /**
+   * Sends a push; nginx validates every line again and refuses the whole push
+   * on any bad value. Its answer is what nginx holds once the push is stored
+   * (the read-back), so a push costs one round trip.
+   */
+  async push(body: string): Promise<ControlState> {
+    return this.stateFrom(await this.call('POST', body));
+  }
+
+  private stateFrom(text: string): ControlState {
     const state = parseControlState(text);
     if (!state) throw new ControlChannelError(`the control socket ${this.socket} answered something else: ${text.slice(0, 80)}`);
     return state;
-  }
-
-  /** Sends a push; nginx validates every line again and refuses the whole push on any bad value. */
-  async push(body: string): Promise<void> {
-    await this.call('POST', body);
   }
 
   private call(method: 'GET' | 'POST', body?: string): Promise<string> {

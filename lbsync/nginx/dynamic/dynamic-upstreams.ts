@@ -1,7 +1,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { ApplyOutcome, PoolView } from '../../output.js';
+import type { ApplyOutcome, PoolView, ServicePool } from '../../output.js';
 import type { Activation } from '../activator.js';
 import type { UpstreamOptions } from '../upstream-options.js';
 import { ControlClient, ensureSecret } from './control-client.js';
@@ -46,6 +46,7 @@ export class DynamicUpstreams {
   /** Per dynamic service: the version its set got and the set's key. */
   private readonly pushed = new Map<string, { version: number; key: string }>();
   private lastVersion = 0;
+  private readonly derived = new WeakMap<ServicePool, Derived>();
   /** The version nginx confirmed holding, and the structure it runs; undefined until confirmed. */
   private confirmed: { version: number; structure: string } | undefined;
   private lastView: PoolView | undefined;
@@ -91,6 +92,11 @@ export class DynamicUpstreams {
     return renderGlue(this.paths, '');
   }
 
+  /** Whether an endpoint change of `service` would be a push: nginx runs the confirmed structure and serves the service from the dict (the Lua side can serve it). */
+  pushes(service: string): boolean {
+    return this.confirmed !== undefined && this.pushed.has(service);
+  }
+
   /** What nginx last confirmed (status page, metrics). */
   get confirmedVersion(): number | undefined {
     return this.confirmed?.version;
@@ -120,18 +126,21 @@ export class DynamicUpstreams {
     this.lastView = view;
     const warnings: string[] = [];
     const sets = new Map<string, PeerSet>();
+    const keys = new Map<string, string>();
     const fixed = new Set<string>();
     for (const pool of view.pools) {
-      const e = eligibility(pool, this.host.optionsFor(pool.service), this.host.userMethod?.(pool.service));
-      if (e.dynamic) sets.set(pool.service, peerSetOf(pool, this.host.optionsFor(pool.service)));
-      else fixed.add(pool.service);
+      const d = this.derive(pool);
+      if (d.set) {
+        sets.set(pool.service, d.set);
+        keys.set(pool.service, d.key);
+      } else fixed.add(pool.service);
       // lbsync logs warnings as "skipped <text>".
-      if (!e.dynamic) warnings.push(`dynamic updates for ${pool.service}: its endpoint changes reload nginx (${e.reason})`);
+      if (!d.set) warnings.push(`dynamic updates for ${pool.service}: its endpoint changes reload nginx (${d.reason})`);
     }
     const version = Math.max(this.lastVersion + 1, Date.now());
     const changed = new Map<string, { version: number; set: PeerSet }>();
     const track = (service: string, set: PeerSet) => {
-      const key = setKey(set);
+      const key = keys.get(service) ?? setKey(set);
       if (this.pushed.get(service)?.key === key) return;
       this.pushed.set(service, { version, key });
       changed.set(service, { version, set });
@@ -202,11 +211,27 @@ export class DynamicUpstreams {
     return { changed: result.reloaded, reloaded: result.reloaded, ...(this.confirmed ? { nginxVersion: this.confirmed.version } : {}), detail, warnings };
   }
 
+  /**
+   * A pool's eligibility and set, kept per pool object: lbsync hands an
+   * unchanged service the same pool object in every view, so an apply
+   * derives only the services that changed.
+   */
+  private derive(pool: ServicePool): Derived {
+    const userMethod = this.host.userMethod?.(pool.service);
+    const known = this.derived.get(pool);
+    if (known && known.userMethod === userMethod) return known;
+    const opts = this.host.optionsFor(pool.service);
+    const e = eligibility(pool, opts, userMethod);
+    const set = e.dynamic ? peerSetOf(pool, opts) : undefined;
+    const d: Derived = set ? { userMethod, set, key: setKey(set) } : { userMethod, reason: e.dynamic ? '' : e.reason };
+    this.derived.set(pool, d);
+    return d;
+  }
+
   /** Pushes `sets` as `version` and reads the version back; nginx must also run `structure`. */
   private async pushAndConfirm(version: number, sets: ReadonlyMap<string, { version: number; set: PeerSet }>, structure: string): Promise<void> {
     const client = this.client!;
-    await client.push(encodePush(version, sets));
-    let state = await client.state();
+    let state = await client.push(encodePush(version, sets));
     if (state.version !== version) throw new Error(`nginx holds version ${state.version} after pushing ${version}`);
     // The dict is shared by every worker generation, but the structure is the
     // answering worker's: for ≥ 100 ms after a reload old workers still accept.
@@ -276,6 +301,8 @@ export class DynamicUpstreams {
   }
 }
 
+/** What applyNow derives from one pool: its set and the set's key, or why the Lua side cannot serve it. */
+type Derived = { userMethod: string | undefined } & ({ set: PeerSet; key: string; reason?: undefined } | { set?: undefined; key?: undefined; reason: string });
 
 async function writeAtomic(path: string, text: string): Promise<void> {
   const staged = `${path}.beacon-staged.${process.pid}`;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import { HealthScheduler } from '../../../health/index.js';
-import { LbSync, type ApplyOutcome, type LbSyncEvents, type LbSyncOptions, type Output, type PoolView } from '../../../lbsync/index.js';
+import { buildPoolView, healthPolicy, LbSync, type ApplyOutcome, type LbSyncEvents, type LbSyncOptions, type Output, type PoolView } from '../../../lbsync/index.js';
 import type { KvChange, PrefixWatcherEvents, ResyncReason } from '../../../registry/index.js';
 import { FakeClock, ScriptedChecker } from '../health/fakes.js';
 
@@ -62,7 +62,14 @@ class RecordingOutput implements Output {
   fail: Error | undefined;
   warnings: string[] = [];
 
+  /** Services whose endpoint changes this output takes without a reload (dynamic nginx). */
+  pushes = new Set<string>();
+
   constructor(readonly name: string) {}
+
+  pushesEndpoints(service: string): boolean {
+    return this.pushes.has(service);
+  }
 
   async start(): Promise<void> {
     this.calls.push('start');
@@ -271,6 +278,26 @@ describe('lbsync: LbSync (hand-fed records, recording outputs, fake clock)', () 
     assert.deepEqual(out.calls, ['start', 'apply', 'close'], 'and was not applied');
   });
 
+  it('applies an endpoint change every output pushes without waiting for MIN; a new service still waits', async () => {
+    const { clock, source, out, lb } = setup({ initial: { 'web/a': rec('web/a') } });
+    out.pushes.add('web');
+    await lb.start();
+    await clock.advance(100);
+    source.put('web/b', rec('web/b'));
+    await clock.advance(0);
+    assert.equal(out.views.length, 2);
+    source.put('web/c', rec('web/c')); // right after an apply: a reload would wait MIN, a push need not
+    await clock.advance(0);
+    assert.equal(out.views.length, 3, 'applied at once');
+    assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['a', 'b', 'c']);
+    source.put('api/x', rec('api/x')); // a new service is a structural change: batched as before
+    await clock.advance(10);
+    assert.equal(out.views.length, 3, 'a new service right after an apply waits for MIN');
+    await clock.advance(100);
+    assert.equal(out.views.length, 4);
+    await lb.stop();
+  });
+
   describe('with health checks (scripted checker on the same fake clock)', () => {
     /** Port 8001 passes, 8002 fails; each check takes 100 ms, so results come after the first apply. */
     function withHealth(initial: Record<string, unknown>) {
@@ -290,6 +317,46 @@ describe('lbsync: LbSync (hand-fed records, recording outputs, fake clock)', () 
       assert.deepEqual(members(out.last, 'web'), ['ok@127.0.0.1:8001']);
       assert.ok(seen.health.some(([id, state]) => id === 'web/ok' && state === 'passing'));
       assert.equal(out.last!.pools[0]!.endpoints.length, 2, 'the failing endpoint is still shown, just not routed to');
+      await lb.stop();
+      await scheduler.stop();
+    });
+
+    it('rebuilds only the pools that changed: the others keep their object, and every view equals a full build', async () => {
+      const records: Record<string, Record<string, unknown>> = {};
+      for (let i = 0; i < 12; i++) records[`s${i % 4}/e${i}`] = rec(`s${i % 4}/e${i}`, '127.0.0.1', 8001 + (i % 2));
+      const { clock, source, out, lb, scheduler } = withHealth({ ...records });
+      await lb.start();
+      await clock.advance(5000);
+      let random = 7;
+      let kept = 0;
+      const next = (n: number) => (random = (random * 48271) % 2147483647) % n;
+      for (let round = 0; round < 40; round++) {
+        const before = out.last!;
+        const id = `s${next(5)}/e${next(16)}`;
+        if (next(3) === 0) {
+          delete records[id];
+          source.delete(id);
+        } else {
+          records[id] = rec(id, '127.0.0.1', 8001 + next(2));
+          source.put(id, records[id]);
+        }
+        await clock.advance(next(2) ? 30 : 3000);
+        const full = buildPoolView(
+          { records: Object.values(records).map((r) => ({ ...r, host: String(r.host) }) as never), health: (i) => ({ state: scheduler.state(i) ?? 'unknown' }), revision: 0, stableForMs: 0 },
+          { policy: healthPolicy(true) },
+        );
+        const shape = (pools: PoolView['pools']) => JSON.stringify(pools.map((p) => ({ ...p, endpoints: p.endpoints.map((e) => `${e.record.instance}@${e.record.port}:${e.health}`), members: p.members.map((m) => m.instance) })));
+        assert.equal(shape(lb.currentView().pools), shape(full.pools), `round ${round}: the view equals a full build`);
+        const touched = id.split('/')[0];
+        for (const pool of out.last!.pools) {
+          const old = before.pools.find((p) => p.service === pool.service);
+          if (pool.service !== touched && old && out.last !== before && old.endpoints.every((e) => e.health === pool.endpoints.find((x) => x.record.instance === e.record.instance)?.health)) {
+            assert.equal(pool, old, `round ${round}: ${pool.service} was not touched and kept its pool object`);
+            kept++;
+          }
+        }
+      }
+      assert.ok(kept > 20, `untouched pools were compared (${kept})`);
       await lb.stop();
       await scheduler.stop();
     });
