@@ -110,6 +110,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
    */
   private readonly pools = new Map<string, ServicePool>();
   private poolOrder: string[] | undefined;
+  /** Pools membersChange built since the service last changed (a burst of health changes builds each pool once, not twice). */
+  private readonly prebuilt = new Map<string, ServicePool | undefined>();
   /** The last applied view's pools by service. */
   private appliedPools = new Map<string, ServicePool>();
   private dirtyPools: Set<string> | 'all' = 'all';
@@ -235,6 +237,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   currentView(): PoolView {
     const dirty = this.dirtyPools;
     this.dirtyPools = new Set();
+    this.prebuilt.clear();
     if (dirty === 'all') {
       const full = buildPoolView(
         { records: this.view.list(), health: (id) => this.healthOf(id), revision: this.revision, stableForMs: 0 },
@@ -245,7 +248,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
       this.poolOrder = full.pools.map((p) => p.service);
     } else {
       for (const service of dirty) {
-        const pool = this.poolOf(service);
+        const pool = this.prebuilt.has(service) ? this.prebuilt.get(service) : this.poolOf(service);
         if (!pool || !this.pools.has(service)) this.poolOrder = undefined;
         if (pool) this.pools.set(service, pool);
         else this.pools.delete(service);
@@ -269,6 +272,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   }
 
   private poolChanged(service: string): void {
+    this.prebuilt.delete(service);
     if (this.dirtyPools !== 'all') this.dirtyPools.add(service);
   }
 
@@ -395,6 +399,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     const applied = this.appliedPools.get(service);
     if (!applied) return 'change';
     const now = this.poolOf(service);
+    // Nothing about the service changed since: the next view takes this pool as it is.
+    if (this.dirtyPools !== 'all' && this.dirtyPools.has(service)) this.prebuilt.set(service, now);
     const key = (r: ServiceRecord) => `${r.instance}@${r.host}:${r.port}`;
     const before = new Set((applied.members ?? []).map(key));
     const after = new Set((now?.members ?? []).map(key));

@@ -51,6 +51,12 @@ export class DynamicUpstreams {
   private confirmed: { version: number; structure: string } | undefined;
   private lastView: PoolView | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Writes of the live file (installs after pushes, activations), one at a
+   * time. A push never waits for them: an install runs `nginx -t` on the
+   * whole file, and the next change must not queue behind that.
+   */
+  private fileWrites: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private pendingInstall: string | undefined;
   private installTimer: NodeJS.Timeout | undefined;
@@ -82,6 +88,7 @@ export class DynamicUpstreams {
     if (this.timer) clearInterval(this.timer);
     if (this.installTimer) clearTimeout(this.installTimer);
     await this.queue;
+    await this.fileWrites;
     const pending = this.pendingInstall;
     this.pendingInstall = undefined;
     if (pending !== undefined) await this.host.install(pending).catch(() => undefined);
@@ -198,7 +205,7 @@ export class DynamicUpstreams {
     // newer than anything in the dict, so nginx serves them right after the reload.
     if (this.host.mode === 'edit') await this.writeEditGlue(glue);
     this.pendingInstall = undefined; // the activation writes a newer text
-    const result = await this.host.activate(rendered.text);
+    const result = await this.writeFile(() => this.host.activate(rendered.text));
     try {
       if (result.reloaded) await this.waitForStructure(structure);
       await this.pushAndConfirm(version, new Map([...sets].map(([s, set]) => [s, { version: this.pushed.get(s)!.version, set }])), structure);
@@ -285,14 +292,20 @@ export class DynamicUpstreams {
     if (this.installTimer) return;
     this.installTimer = setTimeout(() => {
       this.installTimer = undefined;
-      const run = this.queue.then(async () => {
+      this.writeFile(async () => {
         const pending = this.pendingInstall;
         this.pendingInstall = undefined;
         if (pending !== undefined) await this.host.install(pending);
-      });
-      this.queue = run.catch((err: unknown) => this.onRepush(err instanceof Error ? err : new Error(String(err))));
+      }).catch((err: unknown) => this.onRepush(err instanceof Error ? err : new Error(String(err))));
     }, this.installDelayMs);
     this.installTimer.unref();
+  }
+
+  /** Runs `write` after every earlier write of the live file. */
+  private writeFile<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.fileWrites.then(write);
+    this.fileWrites = run.catch(() => undefined);
+    return run;
   }
 
   private async writeEditGlue(glue: string[]): Promise<void> {
