@@ -14,8 +14,8 @@ import {
 } from '../registry/index.js';
 import { HealthScheduler, resolveSpec, systemClock, type CheckResult, type Clock, type HealthSpec, type HealthState } from '../health/index.js';
 import { Coalescer, type ChangeKind, type WaitWindow } from './coalescer.js';
-import { allMembersPolicy, buildPoolView, healthPolicy, type HealthInfo } from './model.js';
-import type { ApplyOutcome, Output, PoolView } from './output.js';
+import { allMembersPolicy, buildPoolView, healthPolicy, type HealthInfo, type MemberPolicy } from './model.js';
+import type { ApplyOutcome, Output, PoolView, ServicePool } from './output.js';
 import { Retries, type RetryPolicy } from './retries.js';
 
 /** Health filtering: off, or on with the defaults and per-service overrides for resolveSpec. */
@@ -218,10 +218,9 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   }
 
   currentView(): PoolView {
-    const policy = this.options.health.enabled ? healthPolicy(this.options.health.failOpen ?? true) : allMembersPolicy;
     return buildPoolView(
       { records: this.view.list(), health: (id) => this.healthOf(id), revision: this.revision, stableForMs: this.clock.now() - this.stableSince },
-      { policy, ...(this.options.services ? { services: this.options.services } : {}), ...(this.options.allow ? { allow: this.options.allow } : {}) },
+      { policy: this.policy(), ...(this.options.services ? { services: this.options.services } : {}), ...(this.options.allow ? { allow: this.options.allow } : {}) },
     );
   }
 
@@ -282,7 +281,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     for (const problem of diff.problems) this.emit('problem', problem);
     let relevant = false;
     let urgent = false;
-    const joining = new Set<string>();
+    /** New records by service. */
+    const joining = new Map<string, Set<string>>();
     for (const record of diff.removed) {
       this.services.get(record.service)?.delete(recordId(record));
       this.scheduler?.remove(recordId(record));
@@ -294,7 +294,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
       let forService = this.services.get(record.service);
       if (!forService) this.services.set(record.service, (forService = new Map()));
       if (forService.has(id)) urgent ||= this.wanted(record.service);
-      else joining.add(record.service);
+      else if (joining.has(record.service)) joining.get(record.service)!.add(id);
+      else joining.set(record.service, new Set([id]));
       forService.set(id, record);
       const allowed = !this.options.allow || this.options.allow(record);
       const wanted = this.wanted(record.service) && allowed;
@@ -318,10 +319,16 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     }
     if (!relevant) return undefined;
     if (urgent) return 'change';
-    // A new record that changes what is served (with --health off, or into a
-    // pool not checked yet) applies as any change; one that waits for its
-    // first check changes nothing yet and goes with the joins.
-    for (const service of joining) if (this.membersChange(service) !== undefined) return 'change';
+    // A new record that is served at once (with --health off, or into a pool
+    // not checked yet) applies as any change; one that waits for its first
+    // check changes nothing yet and goes with the joins — even while joins of
+    // its siblings wait (the pool then differs from the applied one by those
+    // joins only, which is no reason to apply them now).
+    for (const [service, ids] of joining) {
+      const now = this.poolNow(service);
+      const kind = this.membersChange(service, now);
+      if (kind === 'change' || (kind === 'join' && now?.members.some((r) => ids.has(recordId(r))))) return 'change';
+    }
     return 'join';
   }
 
@@ -330,22 +337,30 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
    * all (undefined), only by members added to a pool that served healthy
    * members ('join'), or otherwise ('change').
    */
-  private membersChange(service: string): ChangeKind | undefined {
+  private membersChange(service: string, now = this.poolNow(service)): ChangeKind | undefined {
     if (!this.wanted(service)) return undefined;
     const applied = this.lastView?.pools.find((p) => p.service === service);
     if (!applied) return 'change';
-    const policy = this.options.health.enabled ? healthPolicy(this.options.health.failOpen ?? true) : allMembersPolicy;
-    const records = [...(this.services.get(service)?.values() ?? [])];
-    const now = buildPoolView(
-      { records, health: (id) => this.healthOf(id), revision: this.revision, stableForMs: 0 },
-      { policy, services: [service], ...(this.options.allow ? { allow: this.options.allow } : {}) },
-    ).pools[0];
     const key = (r: ServiceRecord) => `${r.instance}@${r.host}:${r.port}`;
     const before = new Set((applied.members ?? []).map(key));
     const after = new Set((now?.members ?? []).map(key));
     if (now?.failOpen === applied.failOpen && before.size === after.size && [...before].every((k) => after.has(k))) return undefined;
     const grows = !applied.failOpen && !now?.failOpen && before.size > 0 && [...before].every((k) => after.has(k));
     return grows ? 'join' : 'change';
+  }
+
+  /** Which endpoints serve: the passing ones with health checks on, all of them otherwise. */
+  private policy(): MemberPolicy {
+    return this.options.health.enabled ? healthPolicy(this.options.health.failOpen ?? true) : allMembersPolicy;
+  }
+
+  /** The service's pool as an apply would build it now. */
+  private poolNow(service: string): ServicePool | undefined {
+    const records = [...(this.services.get(service)?.values() ?? [])];
+    return buildPoolView(
+      { records, health: (id) => this.healthOf(id), revision: this.revision, stableForMs: 0 },
+      { policy: this.policy(), services: [service], ...(this.options.allow ? { allow: this.options.allow } : {}) },
+    ).pools[0];
   }
 
   private wanted(service: string): boolean {

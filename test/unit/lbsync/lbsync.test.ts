@@ -55,14 +55,17 @@ function rec(id: string, host = '127.0.0.1', port = 8000): Record<string, unknow
   return { service, instance, host, port };
 }
 
-/** An output that keeps every view it is given; `fail` makes its applies reject, `warnings` are returned with each. */
+/** An output that keeps every view it is given; `fail` makes its applies reject, `warnings` are returned with each; `settlesJoins` as a reload-mode nginx. */
 class RecordingOutput implements Output {
   readonly calls: string[] = [];
   readonly views: PoolView[] = [];
   fail: Error | undefined;
   warnings: string[] = [];
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    readonly settlesJoins = false,
+  ) {}
 
   async start(): Promise<void> {
     this.calls.push('start');
@@ -98,11 +101,11 @@ const noEtcd = new Proxy({}, {
 
 type Seen = { [K in keyof LbSyncEvents]: LbSyncEvents[K][] };
 
-function setup(options: { initial?: Record<string, unknown>; outputs?: string[] } & Omit<Partial<LbSyncOptions>, 'outputs'> = {}) {
-  const { initial, outputs: names = ['out'], ...extra } = options;
+function setup(options: { initial?: Record<string, unknown>; outputs?: string[]; settlesJoins?: boolean } & Omit<Partial<LbSyncOptions>, 'outputs'> = {}) {
+  const { initial, outputs: names = ['out'], settlesJoins = false, ...extra } = options;
   const clock = options.clock instanceof FakeClock ? options.clock : new FakeClock();
   const source = new HandFedSource(initial);
-  const outputs = names.map((n) => new RecordingOutput(n));
+  const outputs = names.map((n) => new RecordingOutput(n, settlesJoins));
   const lb = new LbSync({ client: noEtcd, prefix: '/services', source, outputs, wait: { minMs: 50, maxMs: 1000 }, health: { enabled: false }, ...extra, clock });
   const seen = {} as Seen;
   for (const event of ['applied', 'rejected', 'problem', 'warning', 'health', 'failOpen', 'resynced', 'disconnected', 'view'] as const) {
@@ -273,11 +276,11 @@ describe('lbsync: LbSync (hand-fed records, recording outputs, fake clock)', () 
 
   describe('with health checks (scripted checker on the same fake clock)', () => {
     /** Port 8001 passes, 8002 fails; each check takes 100 ms, so results come after the first apply. */
-    function withHealth(initial: Record<string, unknown>) {
+    function withHealth(initial: Record<string, unknown>, settlesJoins = false) {
       const clock = new FakeClock();
       const checker = new ScriptedChecker(clock, (port) => port !== 8002, 100);
       const scheduler = new HealthScheduler({ clock, checkers: { http: checker, https: checker, tcp: checker } });
-      const t = setup({ clock, initial, health: { enabled: true, scheduler, defaults: { kind: 'tcp', intervalMs: 1000, timeoutMs: 500, jitter: 0 } } });
+      const t = setup({ clock, initial, settlesJoins, health: { enabled: true, scheduler, defaults: { kind: 'tcp', intervalMs: 1000, timeoutMs: 500, jitter: 0 } } });
       return { ...t, scheduler };
     }
 
@@ -290,6 +293,24 @@ describe('lbsync: LbSync (hand-fed records, recording outputs, fake clock)', () 
       assert.deepEqual(members(out.last, 'web'), ['ok@127.0.0.1:8001']);
       assert.ok(seen.health.some(([id, state]) => id === 'web/ok' && state === 'passing'));
       assert.equal(out.last!.pools[0]!.endpoints.length, 2, 'the failing endpoint is still shown, just not routed to');
+      await lb.stop();
+      await scheduler.stop();
+    });
+
+    it('in reload mode, new endpoints passing one by one into a serving pool become one apply, however their puts and passes interleave', async () => {
+      const { clock, source, out, lb, scheduler } = withHealth({ 'web/a': rec('web/a', '127.0.0.1', 8001) }, true);
+      await lb.start();
+      await clock.advance(1000);
+      assert.deepEqual(members(out.last, 'web'), ['a@127.0.0.1:8001'], 'a serves, and passed its check');
+      const applies = out.views.length;
+      // A container every 150 ms, each passing 100 ms after its put: every put comes while the join before it waits.
+      for (const name of ['b', 'c', 'd', 'e', 'f']) {
+        source.put(`web/${name}`, rec(`web/${name}`, `127.0.0.${name.charCodeAt(0) - 96}`, 8001));
+        await clock.advance(150);
+      }
+      await clock.advance(2000);
+      assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['a', 'b', 'c', 'd', 'e', 'f']);
+      assert.equal(out.views.length - applies, 1, `one apply for the five joins, not one a put (${out.views.length - applies})`);
       await lb.stop();
       await scheduler.stop();
     });
