@@ -319,23 +319,28 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     }
     if (!relevant) return undefined;
     if (urgent) return 'change';
-    // A new record that is served at once (with --health off, or into a pool
-    // not checked yet) applies as any change; one that waits for its first
-    // check changes nothing yet and goes with the joins — even while joins of
-    // its siblings wait (the pool then differs from the applied one by those
-    // joins only, which is no reason to apply them now).
+    // With --health off a new record is served at once and applies as any
+    // change. With health checks it only adds capacity to a pool that serves
+    // (it waits for its first check, or joins a pool still served unchecked)
+    // and goes with the joins — even while joins of its siblings wait (the
+    // pool then differs from the applied one by those joins only). Into an
+    // empty pool it is a change: a first endpoint serves at once.
     for (const [service, ids] of joining) {
       const now = this.poolNow(service);
       const kind = this.membersChange(service, now);
-      if (kind === 'change' || (kind === 'join' && now?.members.some((r) => ids.has(recordId(r))))) return 'change';
+      if (kind === 'change' || (kind === 'join' && !this.options.health.enabled && now?.members.some((r) => ids.has(recordId(r))))) return 'change';
     }
     return 'join';
   }
 
   /**
    * How the service's pool now differs from the last applied view's: not at
-   * all (undefined), only by members added to a pool that served healthy
-   * members ('join'), or otherwise ('change').
+   * all (undefined), only by members added to a pool that served ('join'), or
+   * otherwise ('change'). A member left out only because the pool now has
+   * passing members (it was served unchecked and has not been checked yet) is
+   * no loss: it has not failed, and comes back when it passes — containers
+   * started together pass one by one, and the first pass must not cost a
+   * reload of its own.
    */
   private membersChange(service: string, now = this.poolNow(service)): ChangeKind | undefined {
     if (!this.wanted(service)) return undefined;
@@ -345,8 +350,9 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     const before = new Set((applied.members ?? []).map(key));
     const after = new Set((now?.members ?? []).map(key));
     if (now?.failOpen === applied.failOpen && before.size === after.size && [...before].every((k) => after.has(k))) return undefined;
-    const grows = !applied.failOpen && !now?.failOpen && before.size > 0 && [...before].every((k) => after.has(k));
-    return grows ? 'join' : 'change';
+    const unchecked = new Set((now?.endpoints ?? []).filter((e) => e.health === 'unknown').map((e) => key(e.record)));
+    const joinsOnly = !applied.failOpen && !now?.failOpen && before.size > 0 && after.size > 0 && [...before].every((k) => after.has(k) || unchecked.has(k));
+    return joinsOnly ? 'join' : 'change';
   }
 
   /** Which endpoints serve: the passing ones with health checks on, all of them otherwise. */

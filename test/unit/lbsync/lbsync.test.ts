@@ -315,6 +315,27 @@ describe('lbsync: LbSync (hand-fed records, recording outputs, fake clock)', () 
       await scheduler.stop();
     });
 
+    it("in reload mode, a new service's first endpoint serves at once, and siblings put before its first pass join without a shrink in between", async () => {
+      const clock = new FakeClock();
+      const checker = new ScriptedChecker(clock, () => true, 100);
+      const scheduler = new HealthScheduler({ clock, checkers: { http: checker, https: checker, tcp: checker } });
+      const { source, out, lb } = setup({ clock, services: ['web'], settlesJoins: true, health: { enabled: true, scheduler, defaults: { kind: 'tcp', intervalMs: 1000, timeoutMs: 500, jitter: 0 } } });
+      await lb.start();
+      await clock.advance(100);
+      source.put('web/a', rec('web/a', '127.0.0.1', 8001));
+      await clock.advance(40);
+      assert.deepEqual(members(out.last, 'web'), ['a@127.0.0.1:8001'], 'the first endpoint serves before its first check ends');
+      source.put('web/b', rec('web/b', '127.0.0.2', 8001)); // before a passes: the pool is still served unchecked
+      await clock.advance(3000);
+      assert.deepEqual(
+        out.views.map((v) => members(v, 'web').map((m) => m.split('@')[0]).join(',')),
+        ['', 'a', 'a,b'],
+        'a passing first left b out for a moment (it has not been checked yet), which is no reason for an apply',
+      );
+      await lb.stop();
+      await scheduler.stop();
+    });
+
     it('a health change that leaves the pool as it is causes no apply', async () => {
       const { clock, out, lb, seen, scheduler } = withHealth({ 'solo/a': rec('solo/a', '127.0.0.1', 8001) });
       await lb.start();
