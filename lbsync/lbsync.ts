@@ -341,7 +341,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     for (const problem of diff.problems) this.emit('problem', problem);
     let relevant = false;
     let urgent = false;
-    const joining = new Set<string>();
+    /** New records by service. */
+    const joining = new Map<string, Set<string>>();
     const touched = new Set<string>();
     for (const record of diff.removed) {
       this.poolChanged(record.service);
@@ -358,7 +359,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
       let forService = this.services.get(record.service);
       if (!forService) this.services.set(record.service, (forService = new Map()));
       if (forService.has(id)) urgent ||= this.wanted(record.service);
-      else joining.add(record.service);
+      else if (joining.has(record.service)) joining.get(record.service)!.add(id);
+      else joining.set(record.service, new Set([id]));
       forService.set(id, record);
       const allowed = !this.options.allow || this.options.allow(record);
       const wanted = this.wanted(record.service) && allowed;
@@ -382,31 +384,42 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     }
     if (!relevant) return undefined;
     if (urgent) return { kind: 'change', services: touched };
-    // A new record that changes what is served (with --health off, or into a
-    // pool not checked yet) applies as any change; one that waits for its
-    // first check changes nothing yet and goes with the joins.
-    for (const service of joining) if (this.membersChange(service) !== undefined) return { kind: 'change', services: touched };
+    // With --health off a new record is served at once and applies as any
+    // change. With health checks it only adds capacity to a pool that serves
+    // (it waits for its first check, or joins a pool still served unchecked)
+    // and goes with the joins — even while joins of its siblings wait (the
+    // pool then differs from the applied one by those joins only). Into an
+    // empty pool it is a change: a first endpoint serves at once.
+    for (const [service, ids] of joining) {
+      const now = this.poolOf(service);
+      const kind = this.membersChange(service, now);
+      if (kind === 'change' || (kind === 'join' && !this.options.health.enabled && now?.members.some((r) => ids.has(recordId(r))))) return { kind: 'change', services: touched };
+    }
     return { kind: 'join', services: touched };
   }
 
   /**
    * How the service's pool now differs from the last applied view's: not at
-   * all (undefined), only by members added to a pool that served healthy
-   * members ('join'), or otherwise ('change').
+   * all (undefined), only by members added to a pool that served ('join'), or
+   * otherwise ('change'). A member left out only because the pool now has
+   * passing members (it was served unchecked and has not been checked yet) is
+   * no loss: it has not failed, and comes back when it passes — containers
+   * started together pass one by one, and the first pass must not cost a
+   * reload of its own.
    */
-  private membersChange(service: string): ChangeKind | undefined {
+  private membersChange(service: string, now = this.poolOf(service)): ChangeKind | undefined {
     if (!this.wanted(service)) return undefined;
-    const applied = this.appliedPools.get(service);
-    if (!applied) return 'change';
-    const now = this.poolOf(service);
     // Nothing about the service changed since: the next view takes this pool as it is.
     if (this.dirtyPools !== 'all' && this.dirtyPools.has(service)) this.prebuilt.set(service, now);
+    const applied = this.appliedPools.get(service);
+    if (!applied) return 'change';
     const key = (r: ServiceRecord) => `${r.instance}@${r.host}:${r.port}`;
     const before = new Set((applied.members ?? []).map(key));
     const after = new Set((now?.members ?? []).map(key));
     if (now?.failOpen === applied.failOpen && before.size === after.size && [...before].every((k) => after.has(k))) return undefined;
-    const grows = !applied.failOpen && !now?.failOpen && before.size > 0 && [...before].every((k) => after.has(k));
-    return grows ? 'join' : 'change';
+    const unchecked = new Set((now?.endpoints ?? []).filter((e) => e.health === 'unknown').map((e) => key(e.record)));
+    const joinsOnly = !applied.failOpen && !now?.failOpen && before.size > 0 && after.size > 0 && [...before].every((k) => after.has(k) || unchecked.has(k));
+    return joinsOnly ? 'join' : 'change';
   }
 
   private wanted(service: string): boolean {

@@ -55,7 +55,7 @@ function rec(id: string, host = '127.0.0.1', port = 8000): Record<string, unknow
   return { service, instance, host, port };
 }
 
-/** An output that keeps every view it is given; `fail` makes its applies reject, `warnings` are returned with each. */
+/** An output that keeps every view it is given; `fail` makes its applies reject, `warnings` are returned with each; `settlesJoins` as a reload-mode nginx. */
 class RecordingOutput implements Output {
   readonly calls: string[] = [];
   readonly views: PoolView[] = [];
@@ -65,7 +65,10 @@ class RecordingOutput implements Output {
   /** Services whose endpoint changes this output takes without a reload (dynamic nginx). */
   pushes = new Set<string>();
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    readonly settlesJoins = false,
+  ) {}
 
   pushesEndpoints(service: string): boolean {
     return this.pushes.has(service);
@@ -105,11 +108,11 @@ const noEtcd = new Proxy({}, {
 
 type Seen = { [K in keyof LbSyncEvents]: LbSyncEvents[K][] };
 
-function setup(options: { initial?: Record<string, unknown>; outputs?: string[] } & Omit<Partial<LbSyncOptions>, 'outputs'> = {}) {
-  const { initial, outputs: names = ['out'], ...extra } = options;
+function setup(options: { initial?: Record<string, unknown>; outputs?: string[]; settlesJoins?: boolean } & Omit<Partial<LbSyncOptions>, 'outputs'> = {}) {
+  const { initial, outputs: names = ['out'], settlesJoins = false, ...extra } = options;
   const clock = options.clock instanceof FakeClock ? options.clock : new FakeClock();
   const source = new HandFedSource(initial);
-  const outputs = names.map((n) => new RecordingOutput(n));
+  const outputs = names.map((n) => new RecordingOutput(n, settlesJoins));
   const lb = new LbSync({ client: noEtcd, prefix: '/services', source, outputs, wait: { minMs: 50, maxMs: 1000 }, health: { enabled: false }, ...extra, clock });
   const seen = {} as Seen;
   for (const event of ['applied', 'rejected', 'problem', 'warning', 'health', 'failOpen', 'resynced', 'disconnected', 'view'] as const) {
@@ -300,11 +303,11 @@ describe('lbsync: LbSync (hand-fed records, recording outputs, fake clock)', () 
 
   describe('with health checks (scripted checker on the same fake clock)', () => {
     /** Port 8001 passes, 8002 fails; each check takes 100 ms, so results come after the first apply. */
-    function withHealth(initial: Record<string, unknown>) {
+    function withHealth(initial: Record<string, unknown>, settlesJoins = false) {
       const clock = new FakeClock();
       const checker = new ScriptedChecker(clock, (port) => port !== 8002, 100);
       const scheduler = new HealthScheduler({ clock, checkers: { http: checker, https: checker, tcp: checker } });
-      const t = setup({ clock, initial, health: { enabled: true, scheduler, defaults: { kind: 'tcp', intervalMs: 1000, timeoutMs: 500, jitter: 0 } } });
+      const t = setup({ clock, initial, settlesJoins, health: { enabled: true, scheduler, defaults: { kind: 'tcp', intervalMs: 1000, timeoutMs: 500, jitter: 0 } } });
       return { ...t, scheduler };
     }
 
@@ -357,6 +360,45 @@ describe('lbsync: LbSync (hand-fed records, recording outputs, fake clock)', () 
         }
       }
       assert.ok(kept > 20, `untouched pools were compared (${kept})`);
+      await lb.stop();
+      await scheduler.stop();
+    });
+
+    it('in reload mode, new endpoints passing one by one into a serving pool become one apply, however their puts and passes interleave', async () => {
+      const { clock, source, out, lb, scheduler } = withHealth({ 'web/a': rec('web/a', '127.0.0.1', 8001) }, true);
+      await lb.start();
+      await clock.advance(1000);
+      assert.deepEqual(members(out.last, 'web'), ['a@127.0.0.1:8001'], 'a serves, and passed its check');
+      const applies = out.views.length;
+      // A container every 150 ms, each passing 100 ms after its put: every put comes while the join before it waits.
+      for (const name of ['b', 'c', 'd', 'e', 'f']) {
+        source.put(`web/${name}`, rec(`web/${name}`, `127.0.0.${name.charCodeAt(0) - 96}`, 8001));
+        await clock.advance(150);
+      }
+      await clock.advance(2000);
+      assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['a', 'b', 'c', 'd', 'e', 'f']);
+      assert.equal(out.views.length - applies, 1, `one apply for the five joins, not one a put (${out.views.length - applies})`);
+      await lb.stop();
+      await scheduler.stop();
+    });
+
+    it("in reload mode, a new service's first endpoint serves at once, and siblings put before its first pass join without a shrink in between", async () => {
+      const clock = new FakeClock();
+      const checker = new ScriptedChecker(clock, () => true, 100);
+      const scheduler = new HealthScheduler({ clock, checkers: { http: checker, https: checker, tcp: checker } });
+      const { source, out, lb } = setup({ clock, services: ['web'], settlesJoins: true, health: { enabled: true, scheduler, defaults: { kind: 'tcp', intervalMs: 1000, timeoutMs: 500, jitter: 0 } } });
+      await lb.start();
+      await clock.advance(100);
+      source.put('web/a', rec('web/a', '127.0.0.1', 8001));
+      await clock.advance(40);
+      assert.deepEqual(members(out.last, 'web'), ['a@127.0.0.1:8001'], 'the first endpoint serves before its first check ends');
+      source.put('web/b', rec('web/b', '127.0.0.2', 8001)); // before a passes: the pool is still served unchecked
+      await clock.advance(3000);
+      assert.deepEqual(
+        out.views.map((v) => members(v, 'web').map((m) => m.split('@')[0]).join(',')),
+        ['', 'a', 'a,b'],
+        'a passing first left b out for a moment (it has not been checked yet), which is no reason for an apply',
+      );
       await lb.stop();
       await scheduler.stop();
     });
