@@ -43,6 +43,12 @@ export function hostAddress(h: number): string {
   return `127.1.${(n >> 8) & 255}.${n & 255}`;
 }
 
+/** The host whose address `address` is (hostAddress's inverse), or undefined. */
+export function hostOfAddress(address: string): number | undefined {
+  const m = /^127\.1\.(\d+)\.(\d+)$/.exec(address);
+  return m ? Number(m[1]) * 256 + Number(m[2]) - 1 : undefined;
+}
+
 /** The service numbers host h runs: 0 (the deployed one) and perHost - 1 of the others. */
 export function servicesOf(h: number, shape: FleetShape): number[] {
   const others = shape.services - 1;

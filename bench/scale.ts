@@ -24,7 +24,7 @@
  * checks/s, more than this bench's 2 shared cores give); `--health on` runs them.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -35,7 +35,9 @@ import { TestEtcdCluster } from '../test/chaos/etcd-cluster.js';
 import { machine, median, percentile } from './report.js';
 import type { HostsCommand, HostsStats, ReconcileSample } from './scale-hosts.js';
 import type { BackendsCommand } from './scale-backends.js';
-import { DEPLOYED, hostAddress, PREFIX, serviceName, type FleetPorts, type FleetShape } from './scale-plan.js';
+import { readConntrack } from './conntrack.js';
+import { explainFailure, triesById, type ClientFailure, type HostTimeline } from './scale-failures.js';
+import { DEPLOYED, hostAddress, hostOfAddress, PREFIX, serviceName, type FleetPorts, type FleetShape } from './scale-plan.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = fileURLToPath(new URL('./', import.meta.url));
@@ -154,35 +156,40 @@ class Helper<C> {
   }
 }
 
-/** A keep-alive client hitting one port without pause from `concurrency` loops, counting what fails. */
+/**
+ * A keep-alive client hitting one port without pause from `concurrency`
+ * loops, counting what fails. Each request carries its number (`/?r=N`,
+ * which the backends ignore) so that nginx's error log lines about a failed
+ * one can be found.
+ */
 function keepAliveLoad(port: number, concurrency: number) {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const tally = { ok: 0, failed: 0, errors: {} as Record<string, number>, versions: {} as Record<string, number> };
+  const tally = { ok: 0, failed: 0, errors: {} as Record<string, number>, versions: {} as Record<string, number>, failures: [] as ClientFailure[] };
   let running = true;
+  let next = 0;
   const once = () =>
     new Promise<void>((resolve) => {
-      const req = get({ host: LISTEN_HOST, port, path: '/', agent }, (res) => {
+      const id = next++;
+      const startAt = Date.now();
+      const fail = (error: string) => {
+        tally.failed++;
+        tally.errors[error] = (tally.errors[error] ?? 0) + 1;
+        tally.failures.push({ id, startAt, endAt: Date.now(), error });
+        resolve();
+      };
+      const req = get({ host: LISTEN_HOST, port, path: `/?r=${id}`, agent }, (res) => {
         let body = '';
         res.on('data', (c) => (body += c));
         res.on('end', () => {
-          if (res.statusCode === 200) {
-            tally.ok++;
-            const v = body.split(' ')[1] ?? '?';
-            tally.versions[v] = (tally.versions[v] ?? 0) + 1;
-          } else {
-            tally.failed++;
-            tally.errors[`HTTP ${res.statusCode}`] = (tally.errors[`HTTP ${res.statusCode}`] ?? 0) + 1;
-          }
+          if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode}`);
+          tally.ok++;
+          const v = body.split(' ')[1] ?? '?';
+          tally.versions[v] = (tally.versions[v] ?? 0) + 1;
           resolve();
         });
       });
       req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        tally.failed++;
-        const code = err.code ?? err.message;
-        tally.errors[code] = (tally.errors[code] ?? 0) + 1;
-        resolve();
-      });
+      req.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
     });
   const loops = Array.from({ length: concurrency }, async () => {
     while (running) await once();
@@ -292,7 +299,11 @@ async function main() {
     const nginx = new TestNginx(mode === 'dynamic' ? { lua: true } : {});
     nginx.writeConf('beacon.conf', '# empty\n');
     await nginx.start();
-    cleanup.push(() => nginx.destroy());
+    cleanup.push(async () => {
+      // Kept beside lbsync's log: the deploy's failures are explained from both.
+      copyFileSync(join(nginx.prefix, 'logs', 'error.log'), join(dir, 'nginx-error.log'));
+      await nginx.destroy();
+    });
     const listen: number[] = [];
     // Not a port a backend listens on (on 0.0.0.0, which would answer for 127.2.0.1 too), nor one taken twice.
     const taken = new Set([ports.deployOld, ports.deployNew, ...ports.shared]);
@@ -393,16 +404,23 @@ async function main() {
     if (deployOrder === 'random') remaining.sort(() => Math.random() - 0.5);
     const reloadsBefore = reloads(log).length;
     const appliesBefore = applies(log).length;
+    const conntrackBefore = readConntrack();
+    let conntrackPeak = conntrackBefore?.entries ?? 0;
+    const conntrackSampler = setInterval(() => (conntrackPeak = Math.max(conntrackPeak, readConntrack()?.entries ?? 0)), 250);
     const load = keepAliveLoad(listen[0]!, 4);
     const deployT0 = performance.now();
+    const deployStartAt = Date.now();
     const acks: Array<Promise<unknown>> = [];
+    const timelines = new Map<number, HostTimeline>();
     for (const [k, h] of remaining.entries()) {
       const due = deployT0 + (k * deployMs) / remaining.length;
       const wait = due - performance.now();
       if (wait > 0) await delay(wait);
       await backends.ask({ type: 'start', host: h }, 'started', h);
-      acks.push(workerOf.get(h)!.ask({ type: 'replace', host: h }, 'replaced', h));
-      acks.push(backends.ask({ type: 'stop', host: h }, 'stopped', h));
+      const line: HostTimeline = { startedNewAt: Date.now() };
+      timelines.set(h, line);
+      acks.push(workerOf.get(h)!.ask<{ at: number }>({ type: 'replace', host: h }, 'replaced', h).then((m) => (line.replacedAt = m.at)));
+      acks.push(backends.ask({ type: 'stop', host: h }, 'stopped', h).then(() => (line.stoppedOldAt = Date.now())));
     }
     await Promise.all(acks);
     const lastReplaceAt = Date.now();
@@ -421,7 +439,13 @@ async function main() {
         : await waitFor(() => reloads(log).find((l) => Date.parse(l.time!) >= writtenAt - 5), 30_000, 'the reload of the final deploy config', 20);
     await delay(2000);
     await load.stop();
+    clearInterval(conntrackSampler);
+    const conntrackAfter = readConntrack();
     const deployReloads = reloads(log).slice(reloadsBefore);
+    const nginxTries = triesById(readFileSync(join(nginx.prefix, 'logs', 'error.log'), 'utf8'));
+    const versionOfPort = (port: number) => (port === ports.deployOld ? 'v1' : port === ports.deployNew ? 'v2' : undefined);
+    const applyTimes = applies(log).map((l) => Date.parse(l.time!));
+    const failures = load.tally.failures.map((f) => explainFailure(f, nginxTries.get(f.id) ?? [], deployStartAt, hostOfAddress, versionOfPort, timelines, applyTimes));
     const deploy = {
       hosts: remaining.length,
       order: deployOrder,
@@ -438,8 +462,14 @@ async function main() {
       failed: load.tally.failed,
       errors: load.tally.errors,
       versions: load.tally.versions,
+      // The machine's connection tracking during the deploy (every request here is a new nginx → backend
+      // connection, tracked 120 s after it closes): a full table drops SYNs, which nginx sees as connect timeouts.
+      conntrack: conntrackBefore && conntrackAfter ? { peakEntries: conntrackPeak, maxEntries: conntrackAfter.max, dropsDuringDeploy: conntrackAfter.drops - conntrackBefore.drops } : null,
+      // The first 20 failures in detail: the client's error, each upstream nginx tried and where its host was in the deploy.
+      failures: failures.slice(0, 20),
     };
-    process.stderr.write(`deploy: ${JSON.stringify({ ...deploy, reloadMs: undefined })}\n`);
+    process.stderr.write(`deploy: ${JSON.stringify({ ...deploy, reloadMs: undefined, failures: undefined })}\n`);
+    for (const f of failures.slice(0, 20)) process.stderr.write(`  failed: ${JSON.stringify(f)}\n`);
 
     /* reconcile samples and the workers' own load */
     const stats = await Promise.all(workers.map((w) => w.ask<HostsStats>({ type: 'stats' }, 'stats')));

@@ -136,6 +136,20 @@ local function mark_failed(set, peer)
   end
 end
 
+-- The service's set in the dict, parsed once per version per worker; nil
+-- when the dict holds nothing at least as new as `min_version`.
+local function current_set(service, min_version)
+  local v = ngx.shared[DICT]:get("v:" .. service)
+  if not v or v < min_version then return nil end
+  local set = cache[service]
+  if not set or set.version ~= v then
+    set = parse(ngx.shared[DICT]:get("s:" .. service))
+    if not set then return nil end
+    cache[service] = set
+  end
+  return set
+end
+
 -- The upstream's balancer: `file_version` is the version of the servers the
 -- config file lists; the dict is used only when it holds that or newer.
 function M.balance(service, file_version)
@@ -144,16 +158,16 @@ function M.balance(service, file_version)
   if set then
     local state = balancer.get_last_failure()
     if state and ctx.beacon_peer then mark_failed(set, ctx.beacon_peer) end
-  else
-    local dict = ngx.shared[DICT]
-    local v = dict:get("v:" .. service)
-    if not v or v < file_version then return end
-    set = cache[service]
-    if not set or set.version ~= v then
-      set = parse(dict:get("s:" .. service))
-      if not set then return end
-      cache[service] = set
+    -- A retry picks from the newest set: a push since the first try (the
+    -- failed peer's removal, in a rolling deploy) must not be retried around.
+    local newer = current_set(service, set.version + 1)
+    if newer and #newer.peers > 0 then
+      set = newer
+      ctx.beacon_set = set
     end
+  else
+    set = current_set(service, file_version)
+    if not set then return end
     if #set.peers == 0 then
       -- The file's placeholder (127.0.0.1:1 down) answers 502; an exit from
       -- this phase would be a 500, so connect to the same refused port.

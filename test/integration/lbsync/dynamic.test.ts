@@ -62,6 +62,7 @@ describe('lbsync --nginx-mode dynamic: endpoint changes without reloads (real ng
   let metricsPort = 0;
   let apiPort = 0;
   let sixPort = 0;
+  let latePort = 0;
   let configFile = '';
   let socket = '';
 
@@ -73,8 +74,9 @@ describe('lbsync --nginx-mode dynamic: endpoint changes without reloads (real ng
     for (let i = 0; i < 6; i++) backends.push(await new Backend(`b${i}`).start());
     apiPort = await freePort();
     sixPort = await freePort();
+    latePort = await freePort();
     configFile = join(stack.logs, 'lbsync.yaml');
-    writeFileSync(configFile, `upstreams:\n  web: { keepalive: 8 }\n  api: { servers: [{ listen: "127.0.0.1:${apiPort}" }] }\n  six: { servers: [{ listen: "127.0.0.1:${sixPort}" }] }\n`);
+    writeFileSync(configFile, `upstreams:\n  web: { keepalive: 8 }\n  api: { servers: [{ listen: "127.0.0.1:${apiPort}" }] }\n  six: { servers: [{ listen: "127.0.0.1:${sixPort}" }] }\n  late: { servers: [{ listen: "127.0.0.1:${latePort}" }] }\n`);
     socket = join(dirname(stack.conf), '.beacon-control.sock');
   });
   afterEach(() => stack.killAll());
@@ -211,6 +213,48 @@ describe('lbsync --nginx-mode dynamic: endpoint changes without reloads (real ng
     console.log(`      rolling replacement, keep-alive: ${ok} ok, ${failures.length} failed`);
     assert.ok(ok > 100, `only ${ok} requests`);
     assert.deepEqual(failures, []);
+  });
+
+  it('a retry picks from a set pushed after the first try: the request is served by the new endpoint, not failed on the old set', async () => {
+    // Three backends that take a request and die without answering, the
+    // first of them once the test has pushed a set with only a good backend:
+    // nginx retries (an error before any response byte), and only the
+    // newest set has a peer that answers; the old set's other two die too.
+    const good = await new Backend('good').start();
+    backends.push(good);
+    const held: Array<() => void> = [];
+    const dying: Server[] = [];
+    let replaced: Promise<void> | undefined;
+    for (let i = 0; i < 3; i++) {
+      const server = createServer((req) => {
+        replaced ??= (async () => {
+          for (let d = 0; d < 3; d++) await stack.client.delete().key(`/services/late/d${d}`);
+          await stack.put('late', 'good', '127.0.0.1', good.port);
+          await waitFor(() => stack.liveConf().includes(`:${good.port};`) && !dying.some((s) => stack.liveConf().includes(`:${(s.address() as { port: number }).port};`)), 10_000, 'the file (written after the push) with only the good backend');
+        })();
+        held.push(() => req.socket.destroy());
+        void replaced.then(() => req.socket.destroy());
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      dying.push(server);
+    }
+    try {
+      const ports = dying.map((s) => (s.address() as { port: number }).port);
+      for (const [d, port] of ports.entries()) await stack.put('late', `d${d}`, '127.0.0.1', port);
+      const { log } = stack.lbsync(flags(), 'retry-newest');
+      await waitForLog(log, /^running nginx in dynamic mode/);
+      // The new service's block is a reload; its set is then pushed and confirmed.
+      await waitForLog(log, /^reloaded nginx for a structural change .*; version \d+ confirmed\)/);
+      assert.ok(ports.every((p) => stack.liveConf().includes(`:${p};`)), 'the three dying backends in the file');
+      const answer = await fetch(`http://127.0.0.1:${latePort}/`, { signal: AbortSignal.timeout(20_000) }).then(async (r) => `${r.status} ${(await r.text()).trim()}`);
+      assert.ok(replaced, 'a dying backend got the request first');
+      assert.equal(answer, '200 good');
+    } finally {
+      for (const drop of held) drop();
+      for (const s of dying) s.closeAllConnections(), s.close();
+      for (let d = 0; d < 3; d++) await stack.client.delete().key(`/services/late/d${d}`);
+      await stack.client.delete().key('/services/late/good');
+    }
   });
 
   it('serves IPv6 endpoints pushed without a reload', async () => {
