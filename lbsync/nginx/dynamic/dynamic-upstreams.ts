@@ -89,6 +89,7 @@ export class DynamicUpstreams {
     if (this.installTimer) clearTimeout(this.installTimer);
     await this.queue;
     await this.fileWrites;
+    this.client?.close();
     const pending = this.pendingInstall;
     this.pendingInstall = undefined;
     if (pending !== undefined) await this.host.install(pending).catch(() => undefined);
