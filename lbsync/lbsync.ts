@@ -116,6 +116,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private appliedPools = new Map<string, ServicePool>();
   private dirtyPools: Set<string> | 'all' = 'all';
   private started = false;
+  private warmed = false;
   /** A change came before the outputs were ready: applied once they are. */
   private listedEarly = false;
   /** Outputs waiting to be retried after a recoverable failure; a due one joins the next apply even when nothing changed. */
@@ -464,6 +465,12 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
         }
       }),
     );
+    // After the first apply, while lbsync waits: the HTTP checker loads now,
+    // so the first check of the first new endpoint does not wait for it.
+    if (!this.warmed) {
+      this.warmed = true;
+      setImmediate(() => this.scheduler?.warm());
+    }
   }
 
   private reportWarnings(output: string, warnings: string[]): void {
