@@ -21,7 +21,8 @@ export type ChangeKind = 'change' | 'join';
  * How long joins settle: a burst of joins is applied once none came for a
  * window that starts at JOIN_SETTLE_MS and grows by as much with each join of
  * the burst, up to JOIN_SETTLE_MAX_MS (and never sooner than MIN after the
- * last apply). A lone join serves within a fifth of a second; 50 containers
+ * last apply). A lone container (two joins: its record, then its first pass)
+ * serves 400 ms after its pass; 50 containers
  * started at once reach their first checks over 5–9 s here (dockerd starts
  * them one by one), with gaps of up to ~600 ms between them, and a window
  * that stayed at 200 ms took every such gap for the end of the burst (one
