@@ -10,7 +10,8 @@ export interface WaitWindow {
  * What a notification is. A `change` may fix something (a removal, a failing
  * endpoint, a new service): it applies as soon as the window allows. A `join`
  * only adds capacity to a pool that already serves (a new endpoint passed its
- * first check): it waits for its siblings, since containers started together
+ * first check, or its record came and waits for it): it waits for its
+ * siblings, since containers started together
  * pass their checks one by one, and one reload for all of them is better than
  * one each. An `endpoint` change only changes the endpoints of services
  * every output already serves, and no output reloads for it (a push into
@@ -23,7 +24,8 @@ export type ChangeKind = 'change' | 'join' | 'endpoint';
  * How long joins settle: a burst of joins is applied once none came for a
  * window that starts at JOIN_SETTLE_MS and grows by as much with each join of
  * the burst, up to JOIN_SETTLE_MAX_MS (and never sooner than MIN after the
- * last apply). A lone join serves within a fifth of a second; 50 containers
+ * last apply). A lone container (two joins: its record, then its first pass)
+ * serves 400 ms after its pass; 50 containers
  * started at once reach their first checks over 5–9 s here (dockerd starts
  * them one by one), with gaps of up to ~600 ms between them, and a window
  * that stayed at 200 ms took every such gap for the end of the burst (one

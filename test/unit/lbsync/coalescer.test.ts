@@ -18,6 +18,14 @@ function setup(applyMs = 10, window = { minMs: 50, maxMs: 1000 }) {
   return { clock, starts, c };
 }
 
+/** `count` joins, `gapMs` apart (the clock stands `gapMs` after the last). */
+async function joinsEvery(gapMs: number, count: number, c: Coalescer, clock: FakeClock): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    c.notify('join');
+    await clock.advance(gapMs);
+  }
+}
+
 describe('lbsync coalescer', () => {
   it('applies a lone change at once', async () => {
     const { clock, starts, c } = setup();
@@ -158,10 +166,7 @@ describe('lbsync coalescer', () => {
   it('takes joins that arrive close together as one burst: one apply, JOIN_SETTLE_MAX_MS after the last', async () => {
     const { clock, starts, c } = setup(10);
     // 20 containers passing their first check 30 ms apart (gaps a MIN of 50 ms would not bridge, were they changes).
-    for (let i = 0; i < 20; i++) {
-      c.notify('join');
-      await clock.advance(30);
-    }
+    await joinsEvery(30, 20, c, clock);
     await clock.advance(2000);
     assert.deepEqual(starts, [570 + JOIN_SETTLE_MAX_MS]);
   });
@@ -195,10 +200,7 @@ describe('lbsync coalescer', () => {
   it('holds joins no longer than JOIN_HOLD_MAX_MS while their burst goes on', async () => {
     const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 1000 });
     // A join every 100 ms for 12 s never settles.
-    for (let i = 0; i < 120; i++) {
-      c.notify('join');
-      await clock.advance(100);
-    }
+    await joinsEvery(100, 120, c, clock);
     await clock.advance(5000);
     assert.equal(starts.length, 3, `applies at ${starts.join(',')}`);
     assert.equal(starts[0], JOIN_HOLD_MAX_MS);
@@ -208,27 +210,23 @@ describe('lbsync coalescer', () => {
 
   it('holds joins up to MAX instead when MAX is longer than JOIN_HOLD_MAX_MS', async () => {
     const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 8000 });
-    for (let i = 0; i < 100; i++) {
-      c.notify('join');
-      await clock.advance(100);
-    }
+    await joinsEvery(100, 100, c, clock);
     await clock.advance(5000);
     assert.deepEqual(starts, [8000, 9900 + JOIN_SETTLE_MAX_MS]);
   });
 
-  it('a change that comes while joins wait counts MAX from itself, not from the joins', async () => {
+  it('a change that comes while a join waits counts MAX from itself, not from the join', async () => {
     const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 300 });
-    // Joins wait; then changes every 10 ms never leave MIN of quiet, from t = 1000.
-    for (let i = 0; i < 10; i++) {
-      c.notify('join');
-      await clock.advance(100);
-    }
-    assert.deepEqual(starts, []);
-    for (let i = 0; i < 10; i++) {
+    c.notify();
+    await clock.advance(20);
+    c.notify('join'); // waits from 20
+    await clock.advance(20);
+    // From 40, changes every 10 ms never leave MIN of quiet: MAX forces an apply 300 ms after the first of them.
+    for (let i = 0; i < 40; i++) {
       c.notify();
       await clock.advance(10);
     }
-    assert.deepEqual(starts, [1000], 'the first change after a quiet period applies at once, joins along');
+    assert.deepEqual(starts.slice(0, 2), [0, 340]);
   });
 
   it('a change applies at once as before and takes waiting joins along', async () => {
