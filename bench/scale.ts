@@ -20,7 +20,9 @@
  *      lbsync CPU at rest; the sampled reconciles' cost;
  *   3. a host lost: its keepalive stops → its records expire → out of nginx;
  *   4. a rolling deploy of svc00 on every host over --deploy-seconds: reloads,
- *      time to converge, failed requests of a keep-alive client throughout.
+ *      time to converge, failed requests of a keep-alive client throughout,
+ *      each failure explained (bench/scale-failures.ts), and the machine's
+ *      conntrack table beside them (bench/conntrack.ts).
  * Health checks are off by default (20,000 endpoints every 5 s is 4,000
  * checks/s, more than this bench's 2 shared cores give); `--health on` runs them.
  */
