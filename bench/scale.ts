@@ -5,7 +5,8 @@
  *   node dist/bench/scale.js [--hosts 200] [--per-host 20] [--services 50] [--full]
  *        [--ttl 15] [--health off|on] [--nginx-mode reload|dynamic] [--wait MIN:MAX]
  *        [--deploy-seconds 60] [--steady-seconds 30] [--reconcile-sample 10]
- *        [--reconcile-every 60] [--deploy-order host|random] [--workers N] [--out bench/results/scale.json]
+ *        [--reconcile-every 60] [--deploy-order host|random] [--upstream-keepalive 0] [--workers N]
+ *        [--out bench/results/scale.json]
  *
  * `--full` is 1,000 hosts × 20 records across 50 services (20,000 records).
  * Each simulated host publishes through beacon's own code — its own etcd
@@ -19,7 +20,9 @@
  *      lbsync CPU at rest; the sampled reconciles' cost;
  *   3. a host lost: its keepalive stops → its records expire → out of nginx;
  *   4. a rolling deploy of svc00 on every host over --deploy-seconds: reloads,
- *      time to converge, failed requests of a keep-alive client throughout.
+ *      time to converge, failed requests of a keep-alive client throughout,
+ *      each failure explained (bench/scale-failures.ts), and the machine's
+ *      conntrack table beside them (bench/conntrack.ts).
  * Health checks are off by default (20,000 endpoints every 5 s is 4,000
  * checks/s, more than this bench's 2 shared cores give); `--health on` runs them.
  */
@@ -58,6 +61,7 @@ const { values: opt } = parseArgs({
     'reconcile-every': { type: 'string', default: '60' },
     workers: { type: 'string' },
     'deploy-order': { type: 'string', default: 'host' },
+    'upstream-keepalive': { type: 'string', default: '0' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'scale.json') },
   },
 });
@@ -84,6 +88,9 @@ if (!['host', 'random'].includes(deployOrder)) throw new Error(`--deploy-order m
 const deployMs = count('deploy-seconds', opt['deploy-seconds']!, 1) * 1000;
 const steadyMs = count('steady-seconds', opt['steady-seconds']!, 5) * 1000;
 const reconcileMs = count('reconcile-every', opt['reconcile-every']!, 1) * 1000;
+// nginx's idle connections per worker to each upstream (`keepalive`, off by default as in lbsync's config):
+// off, every request is a new nginx → backend connection, which the kernel tracks 120 s after it closes.
+const upstreamKeepalive = count('upstream-keepalive', opt['upstream-keepalive']!, 0);
 const workerCount = count('workers', opt.workers ?? String(Math.ceil(shape.hosts / 250)), 1);
 const perHost = Math.min(shape.perHost, shape.services);
 const totalRecords = shape.hosts * perHost;
@@ -313,7 +320,8 @@ async function main() {
       taken.add(port);
     }
     const cfg = join(dir, 'lbsync.yaml');
-    writeFileSync(cfg, `upstreams:\n${listen.map((p, i) => `  ${serviceName(i)}:\n    servers: [{ listen: "${LISTEN_HOST}:${p}" }]\n`).join('')}`);
+    const keepalive = upstreamKeepalive ? `    keepalive: ${upstreamKeepalive}\n` : '';
+    writeFileSync(cfg, `upstreams:\n${listen.map((p, i) => `  ${serviceName(i)}:\n    servers: [{ listen: "${LISTEN_HOST}:${p}" }]\n${keepalive}`).join('')}`);
     const conf = join(nginx.confDir, 'conf.d', 'beacon.conf');
     const log = join(dir, 'lbsync.log');
     const args = [
@@ -502,7 +510,7 @@ async function main() {
       name: 'scale',
       at: new Date().toISOString(),
       machine: machine(),
-      settings: { ...shape, perHost, records: totalRecords, ttlSeconds: ttl, health, nginxMode: modeFlag ? mode : 'reload (lbsync has no --nginx-mode)', wait: opt.wait ?? 'lbsync default', deploySeconds: deployMs / 1000, steadySeconds: steadyMs / 1000 },
+      settings: { ...shape, perHost, records: totalRecords, ttlSeconds: ttl, health, nginxMode: modeFlag ? mode : 'reload (lbsync has no --nginx-mode)', wait: opt.wait ?? 'lbsync default', deploySeconds: deployMs / 1000, upstreamKeepalive, steadySeconds: steadyMs / 1000 },
       fleet,
       initialSync: { ms: initialSyncMs, listedAfterMs: listed ? Date.parse(listed.time!) - execAt : null, firstApplyMs: full.latencyMs ?? null, lbsyncCpuMs: initialCpuMs, lbsyncRssMb: initialRssMb, lbsyncPeakRssMb: memMb(lbsync.pid, 'VmHWM'), detail: full.msg, hostsAnswering: seen.size },
       steady,
