@@ -126,8 +126,7 @@ export class Coalescer {
   /** Stops scheduling; an apply already running finishes. */
   stop(): void {
     this.stopped = true;
-    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
-    this.timer = undefined;
+    this.disarm();
     this.pendingSince = undefined;
     this.changeSince = undefined;
     this.eager = false;
@@ -150,12 +149,29 @@ export class Coalescer {
   }
 
   private arm(ms: number): void {
-    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.disarm();
     this.immediate = ms === 0;
+    if (ms === 0 && this.eager) {
+      // An endpoint change runs right after the handler that reported it
+      // (one watch response, one check result: each still one apply), not a
+      // loop turn later behind every other callback of this one.
+      const armed = (this.timer = { microtask: true });
+      queueMicrotask(() => {
+        if (this.timer !== armed) return;
+        this.timer = undefined;
+        void this.run();
+      });
+      return;
+    }
     this.timer = this.clock.setTimer(() => {
       this.timer = undefined;
       void this.run();
     }, ms);
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined && !isMicrotask(this.timer)) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
   }
 
   private async run(): Promise<void> {
@@ -181,4 +197,8 @@ export class Coalescer {
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+function isMicrotask(timer: unknown): boolean {
+  return typeof timer === 'object' && timer !== null && (timer as { microtask?: boolean }).microtask === true;
 }

@@ -116,6 +116,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   private appliedPools = new Map<string, ServicePool>();
   private dirtyPools: Set<string> | 'all' = 'all';
   private started = false;
+  /** Health-check upserts absorb() queued; startChecks() runs them. */
+  private checksToStart: Array<() => void> = [];
   private warmed = false;
   /** A change came before the outputs were ready: applied once they are. */
   private listedEarly = false;
@@ -163,12 +165,17 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
       // listed first, and only then opens hundreds of check connections.
       this.markDirty();
       this.absorb(diff);
+      this.startChecks();
       this.emit('resynced', reason, this.view.size, revision);
     });
     this.watcher.on('changes', (changes, revision) => {
       this.revision = revision;
       const change = this.absorb(this.view.apply(changes));
-      if (change) this.markDirty(change.kind, change.services);
+      // Armed before the checks it started: an apply of a changed record
+      // (a new port, a removal) does not wait for a new endpoint's first
+      // connection to be set up.
+      if (change && !change.nothingServed) this.markDirty(change.kind, change.services);
+      this.startChecks();
     });
     this.watcher.on('disconnected', (err, retryInMs) => {
       this.stableSince = this.clock.now();
@@ -205,6 +212,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.revision = res.revision;
     this.dirtyPools = 'all';
     this.absorb(this.view.reset(new Map(res.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]))));
+    this.startChecks();
     if (this.scheduler) {
       const deadline = Date.now() + healthWaitMs;
       while (Date.now() < deadline && this.view.list().some((r) => this.scheduler!.has(recordId(r)) && this.scheduler!.state(recordId(r)) === 'unknown')) {
@@ -272,6 +280,13 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     return buildPoolView({ records, health: (id) => this.healthOf(id), revision: this.revision, stableForMs: 0 }, { policy: this.policy(), services: [service] }).pools[0];
   }
 
+  /** Starts the health checks absorb() queued (after the caller armed its apply). */
+  private startChecks(): void {
+    const checks = this.checksToStart;
+    this.checksToStart = [];
+    for (const start of checks) start();
+  }
+
   private poolChanged(service: string): void {
     this.prebuilt.delete(service);
     if (this.dirtyPools !== 'all') this.dirtyPools.add(service);
@@ -333,12 +348,14 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   }
 
   /**
-   * Reports problems and keeps health checks in step with the records. Returns
-   * undefined when no relevant record changed; 'join' when the only relevant
-   * changes are new endpoints that do not change what is served yet (they wait
-   * for their first check); 'change' otherwise.
+   * Reports problems and keeps health checks in step with the records (new
+   * checks are queued for startChecks()). Returns undefined when no relevant
+   * record changed; 'join' when the only relevant changes are new endpoints
+   * that do not change what is served yet (they wait for their first check;
+   * `nothingServed` when no output batches joins, so nothing needs applying);
+   * 'change' otherwise.
    */
-  private absorb(diff: ViewDiff): { kind: ChangeKind; services: Set<string> } | undefined {
+  private absorb(diff: ViewDiff): { kind: ChangeKind; services: Set<string>; nothingServed?: true } | undefined {
     for (const problem of diff.problems) this.emit('problem', problem);
     let relevant = false;
     let urgent = false;
@@ -375,13 +392,17 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
         this.scheduler.remove(id);
         continue;
       }
-      try {
-        const spec = resolveSpec(record.check, this.options.health.perService?.[record.service], this.options.health.defaults);
-        this.scheduler.upsert(id, { host: record.host, port: record.port }, spec);
-      } catch (err) {
-        this.scheduler.remove(id);
-        this.emit('problem', { key: `${this.options.prefix}/${id}`, reason: `health check not usable, endpoint served unchecked: ${(err as Error).message}` });
-      }
+      const scheduler = this.scheduler;
+      const health = this.options.health;
+      this.checksToStart.push(() => {
+        try {
+          const spec = resolveSpec(record.check, health.perService?.[record.service], health.defaults);
+          scheduler.upsert(id, { host: record.host, port: record.port }, spec);
+        } catch (err) {
+          scheduler.remove(id);
+          this.emit('problem', { key: `${this.options.prefix}/${id}`, reason: `health check not usable, endpoint served unchecked: ${(err as Error).message}` });
+        }
+      });
     }
     if (!relevant) return undefined;
     if (urgent) return { kind: 'change', services: touched };
@@ -391,12 +412,16 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     // and goes with the joins — even while joins of its siblings wait (the
     // pool then differs from the applied one by those joins only). Into an
     // empty pool it is a change: a first endpoint serves at once.
+    let served = false;
     for (const [service, ids] of joining) {
       const now = this.poolOf(service);
       const kind = this.membersChange(service, now);
       if (kind === 'change' || (kind === 'join' && !this.options.health.enabled && now?.members.some((r) => ids.has(recordId(r))))) return { kind: 'change', services: touched };
+      served ||= kind !== undefined;
     }
-    return { kind: 'join', services: touched };
+    // Nothing served differs yet (every new endpoint waits for its first
+    // check): only an output that settles joins counts this one.
+    return { kind: 'join', services: touched, ...(served || this.settleJoins ? {} : { nothingServed: true }) };
   }
 
   /**

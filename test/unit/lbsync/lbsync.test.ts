@@ -353,7 +353,8 @@ describe('lbsync: LbSync (hand-fed records, recording outputs, fake clock)', () 
         const touched = id.split('/')[0];
         for (const pool of out.last!.pools) {
           const old = before.pools.find((p) => p.service === pool.service);
-          if (pool.service !== touched && old && out.last !== before && old.endpoints.every((e) => e.health === pool.endpoints.find((x) => x.record.instance === e.record.instance)?.health)) {
+          const same = (a: typeof pool, b: typeof pool) => JSON.stringify(a.endpoints.map((e) => [e.record, e.health])) === JSON.stringify(b.endpoints.map((e) => [e.record, e.health]));
+          if (pool.service !== touched && old && out.last !== before && same(old, pool)) {
             assert.equal(pool, old, `round ${round}: ${pool.service} was not touched and kept its pool object`);
             kept++;
           }
