@@ -18,19 +18,23 @@ export interface WaitWindow {
 export type ChangeKind = 'change' | 'join';
 
 /**
- * How long joins settle: a burst of joins is applied once none came for a
- * window that starts at JOIN_SETTLE_MS and grows by as much with each join of
- * the burst, up to JOIN_SETTLE_MAX_MS (and never sooner than MIN after the
- * last apply). A lone container (two joins: its record, then its first pass)
- * serves 400 ms after its pass; 50 containers
- * started at once reach their first checks over 5–9 s here (dockerd starts
- * them one by one), with gaps of up to ~600 ms between them, and a window
- * that stayed at 200 ms took every such gap for the end of the burst (one
- * reload each). 700 ms bridges those gaps and still serves the last
- * container within a second of its start.
+ * How long joins settle: a burst of joins is applied once none came for
+ * JOIN_SETTLE_GAPS times the mean gap between its joins so far, at least
+ * JOIN_SETTLE_MS and at most JOIN_SETTLE_MAX_MS (and never sooner than MIN
+ * after the last apply). A quiet period measured in the burst's own spacing
+ * tells its end from a pause within it: 500 records put by 16 writers come
+ * a millisecond or two apart and settle after 200 ms; 50 containers started
+ * at once reach etcd and their first checks over 5–9 s here (dockerd starts
+ * them one by one; each brings two joins, its record and then its first
+ * pass, ~70 ms apart on average) with pauses of up to ~600 ms, which a
+ * fixed 200 ms took for the end of the burst, one reload each. 700 ms
+ * bridges those pauses and still serves the last container within a second
+ * of its start. A lone join settles after 200 ms; a lone container (its
+ * record, then its pass 20–50 ms later) after 300–700 ms.
  */
 export const JOIN_SETTLE_MS = 200;
 export const JOIN_SETTLE_MAX_MS = 700;
+export const JOIN_SETTLE_GAPS = 15;
 
 /**
  * How long a join may wait while its burst goes on (or MAX, when longer):
@@ -58,7 +62,7 @@ export function parseWait(text: string, parseDuration: (t: string, field: string
  *   one apply after it settles);
  * - no change waits longer than MAX from when it arrived;
  * - joins alone (see ChangeKind) never apply at once: they wait until none
- *   came for the burst's settle window (see JOIN_SETTLE_MS; MIN, when
+ *   came for the burst's settle window (see JOIN_SETTLE_GAPS; MIN, when
  *   longer), never longer than JOIN_HOLD_MAX_MS (or MAX, when longer); a
  *   change that applies meanwhile takes them along.
  * Applies never overlap. Pure timing logic: the clock is injected.
@@ -70,7 +74,8 @@ export class Coalescer {
   private changeSince: number | undefined;
   private lastChange = -Infinity;
   private lastJoin = -Infinity;
-  /** Joins in the current burst: each widens its settle window. */
+  /** The current burst of joins: when it began and how many came, for its mean gap. */
+  private burstStart = -Infinity;
   private burstJoins = 0;
   private lastApplyEnd = -Infinity;
   private timer: unknown;
@@ -96,7 +101,11 @@ export class Coalescer {
       this.lastChange = now;
     } else {
       // A join that comes after the widest window has passed starts a new burst.
-      this.burstJoins = now - this.lastJoin > JOIN_SETTLE_MAX_MS ? 1 : this.burstJoins + 1;
+      if (now - this.lastJoin > JOIN_SETTLE_MAX_MS) {
+        this.burstStart = now;
+        this.burstJoins = 0;
+      }
+      this.burstJoins++;
       this.lastJoin = now;
     }
     if (this.running || (this.immediate && this.timer !== undefined)) return;
@@ -129,10 +138,11 @@ export class Coalescer {
     if (this.changeSince !== undefined) {
       return Math.max(0, Math.min(Math.max(this.lastChange, this.lastApplyEnd) + minMs, this.changeSince + maxMs) - now);
     }
-    // Joins alone: settled for a window that widens with the burst, so the
-    // gaps of a burst spread out by dockerd (or a loaded host) do not each
+    // Joins alone: settled for a window in the burst's own spacing, so the
+    // pauses of a burst spread out by dockerd (or a loaded host) do not each
     // cost a reload; held no longer than JOIN_HOLD_MAX_MS.
-    const window = Math.max(Math.min(JOIN_SETTLE_MS * this.burstJoins, JOIN_SETTLE_MAX_MS), minMs);
+    const meanGap = this.burstJoins > 1 ? (this.lastJoin - this.burstStart) / (this.burstJoins - 1) : 0;
+    const window = Math.max(Math.min(Math.max(JOIN_SETTLE_GAPS * meanGap, JOIN_SETTLE_MS), JOIN_SETTLE_MAX_MS), minMs);
     const settle = Math.max(this.lastJoin + window, this.lastApplyEnd + minMs);
     const deadline = this.pendingSince! + Math.max(JOIN_HOLD_MAX_MS, maxMs);
     return Math.max(0, Math.min(settle, deadline) - now);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Coalescer, JOIN_HOLD_MAX_MS, JOIN_SETTLE_MAX_MS, JOIN_SETTLE_MS, parseWait } from '../../../lbsync/index.js';
+import { Coalescer, JOIN_HOLD_MAX_MS, JOIN_SETTLE_GAPS, JOIN_SETTLE_MAX_MS, JOIN_SETTLE_MS, parseWait } from '../../../lbsync/index.js';
 import { parseDuration } from '../../../registry/index.js';
 import { FakeClock } from '../../harness/fake-clock.js';
 
@@ -163,15 +163,22 @@ describe('lbsync coalescer', () => {
     assert.deepEqual(starts, [JOIN_SETTLE_MS]);
   });
 
-  it('takes joins that arrive close together as one burst: one apply, JOIN_SETTLE_MAX_MS after the last', async () => {
+  it('takes joins that arrive close together as one burst: one apply, once quiet for JOIN_SETTLE_GAPS of their gaps', async () => {
     const { clock, starts, c } = setup(10);
     // 20 containers passing their first check 30 ms apart (gaps a MIN of 50 ms would not bridge, were they changes).
     await joinsEvery(30, 20, c, clock);
     await clock.advance(2000);
-    assert.deepEqual(starts, [570 + JOIN_SETTLE_MAX_MS]);
+    assert.deepEqual(starts, [570 + JOIN_SETTLE_GAPS * 30]);
   });
 
-  it('widens the settle window with each join of a burst, so its gaps do not each cost an apply', async () => {
+  it('settles a dense burst after JOIN_SETTLE_MS: 500 records put a millisecond apart wait no longer than a lone join', async () => {
+    const { clock, starts, c } = setup(10);
+    await joinsEvery(1, 500, c, clock);
+    await clock.advance(2000);
+    assert.deepEqual(starts, [499 + JOIN_SETTLE_MS]);
+  });
+
+  it('bridges the pauses of a sparse burst (up to JOIN_SETTLE_MAX_MS), so they do not each cost an apply', async () => {
     const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 1000 });
     // dockerd starting 50 containers at once: gaps of up to ~650 ms between first checks, for seconds.
     const gaps = [100, 150, 300, 600, 250, 650, 400, 550, 650, 300];
@@ -183,7 +190,7 @@ describe('lbsync coalescer', () => {
       c.notify('join');
     }
     await clock.advance(5000);
-    // The window is 200, 400, 600 ms after the first three joins, then 700: each gap falls inside it.
+    // The mean gap is 100 ms or more from the second join on: the window is JOIN_SETTLE_MAX_MS, and each pause falls inside it.
     assert.deepEqual(starts, [t + JOIN_SETTLE_MAX_MS], `applies at ${starts.join(',')} (last join at ${t})`);
   });
 
