@@ -19,22 +19,24 @@ export type ChangeKind = 'change' | 'join';
 
 /**
  * How long joins settle: a burst of joins is applied once none came for
- * JOIN_SETTLE_GAPS times the mean gap between its joins so far, at least
- * JOIN_SETTLE_MS and at most JOIN_SETTLE_MAX_MS (and never sooner than MIN
- * after the last apply). A quiet period measured in the burst's own spacing
- * tells its end from a pause within it: 500 records put by 16 writers come
- * a millisecond or two apart and settle after 200 ms; 50 containers started
- * at once reach etcd and their first checks over 5–9 s here (dockerd starts
- * them one by one; each brings two joins, its record and then its first
- * pass, ~70 ms apart on average) with pauses of up to ~600 ms, which a
- * fixed 200 ms took for the end of the burst, one reload each. 700 ms
- * bridges those pauses and still serves the last container within a second
- * of its start. A lone join settles after 200 ms; a lone container (its
- * record, then its pass 20–50 ms later) after 300–700 ms.
+ * JOIN_SETTLE_MS (and never sooner than MIN after the last apply). 50
+ * containers started at once reach etcd and their first checks over 5–9 s
+ * here (dockerd starts them one by one; each brings two joins, its record
+ * and then its first pass) with pauses of up to ~600 ms: a quiet period of
+ * 200 ms took each such pause for the end of the burst, one reload each;
+ * 700 ms bridges them and still serves the last container within a second
+ * of its start. A lone container serves 700 ms after its first pass.
  */
-export const JOIN_SETTLE_MS = 200;
-export const JOIN_SETTLE_MAX_MS = 700;
-export const JOIN_SETTLE_GAPS = 15;
+export const JOIN_SETTLE_MS = 700;
+
+/**
+ * A burst whose joins come less than JOIN_DENSE_GAP_MS apart on average is
+ * written by a program (hundreds of records put by a few writers, a restored
+ * fleet), not started container by container: it has no pauses to bridge and
+ * settles after JOIN_SETTLE_DENSE_MS.
+ */
+export const JOIN_DENSE_GAP_MS = 5;
+export const JOIN_SETTLE_DENSE_MS = 200;
 
 /**
  * How long a join may wait while its burst goes on (or MAX, when longer):
@@ -62,7 +64,7 @@ export function parseWait(text: string, parseDuration: (t: string, field: string
  *   one apply after it settles);
  * - no change waits longer than MAX from when it arrived;
  * - joins alone (see ChangeKind) never apply at once: they wait until none
- *   came for the burst's settle window (see JOIN_SETTLE_GAPS; MIN, when
+ *   came for JOIN_SETTLE_MS (JOIN_SETTLE_DENSE_MS for a dense burst; MIN, when
  *   longer), never longer than JOIN_HOLD_MAX_MS (or MAX, when longer); a
  *   change that applies meanwhile takes them along.
  * Applies never overlap. Pure timing logic: the clock is injected.
@@ -74,7 +76,7 @@ export class Coalescer {
   private changeSince: number | undefined;
   private lastChange = -Infinity;
   private lastJoin = -Infinity;
-  /** The current burst of joins: when it began and how many came, for its mean gap. */
+  /** The current burst of joins: when it began and how many came (is it dense?). */
   private burstStart = -Infinity;
   private burstJoins = 0;
   private lastApplyEnd = -Infinity;
@@ -100,8 +102,8 @@ export class Coalescer {
       this.changeSince ??= now;
       this.lastChange = now;
     } else {
-      // A join that comes after the widest window has passed starts a new burst.
-      if (now - this.lastJoin > JOIN_SETTLE_MAX_MS) {
+      // A join that comes after a quiet JOIN_SETTLE_MS starts a new burst.
+      if (now - this.lastJoin > JOIN_SETTLE_MS) {
         this.burstStart = now;
         this.burstJoins = 0;
       }
@@ -138,11 +140,11 @@ export class Coalescer {
     if (this.changeSince !== undefined) {
       return Math.max(0, Math.min(Math.max(this.lastChange, this.lastApplyEnd) + minMs, this.changeSince + maxMs) - now);
     }
-    // Joins alone: settled for a window in the burst's own spacing, so the
-    // pauses of a burst spread out by dockerd (or a loaded host) do not each
-    // cost a reload; held no longer than JOIN_HOLD_MAX_MS.
-    const meanGap = this.burstJoins > 1 ? (this.lastJoin - this.burstStart) / (this.burstJoins - 1) : 0;
-    const window = Math.max(Math.min(Math.max(JOIN_SETTLE_GAPS * meanGap, JOIN_SETTLE_MS), JOIN_SETTLE_MAX_MS), minMs);
+    // Joins alone: settled for a quiet period that bridges the pauses of a
+    // burst spread out by dockerd (or a loaded host), shorter for a dense
+    // burst; held no longer than JOIN_HOLD_MAX_MS.
+    const dense = this.burstJoins > 1 && (this.lastJoin - this.burstStart) / (this.burstJoins - 1) < JOIN_DENSE_GAP_MS;
+    const window = Math.max(dense ? JOIN_SETTLE_DENSE_MS : JOIN_SETTLE_MS, minMs);
     const settle = Math.max(this.lastJoin + window, this.lastApplyEnd + minMs);
     const deadline = this.pendingSince! + Math.max(JOIN_HOLD_MAX_MS, maxMs);
     return Math.max(0, Math.min(settle, deadline) - now);

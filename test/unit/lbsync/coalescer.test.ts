@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Coalescer, JOIN_HOLD_MAX_MS, JOIN_SETTLE_GAPS, JOIN_SETTLE_MAX_MS, JOIN_SETTLE_MS, parseWait } from '../../../lbsync/index.js';
+import { Coalescer, JOIN_HOLD_MAX_MS, JOIN_SETTLE_DENSE_MS, JOIN_SETTLE_MS, parseWait } from '../../../lbsync/index.js';
 import { parseDuration } from '../../../registry/index.js';
 import { FakeClock } from '../../harness/fake-clock.js';
 
@@ -163,22 +163,22 @@ describe('lbsync coalescer', () => {
     assert.deepEqual(starts, [JOIN_SETTLE_MS]);
   });
 
-  it('takes joins that arrive close together as one burst: one apply, once quiet for JOIN_SETTLE_GAPS of their gaps', async () => {
+  it('takes joins that arrive close together as one burst: one apply, JOIN_SETTLE_MS after the last', async () => {
     const { clock, starts, c } = setup(10);
     // 20 containers passing their first check 30 ms apart (gaps a MIN of 50 ms would not bridge, were they changes).
     await joinsEvery(30, 20, c, clock);
     await clock.advance(2000);
-    assert.deepEqual(starts, [570 + JOIN_SETTLE_GAPS * 30]);
+    assert.deepEqual(starts, [570 + JOIN_SETTLE_MS]);
   });
 
-  it('settles a dense burst after JOIN_SETTLE_MS: 500 records put a millisecond apart wait no longer than a lone join', async () => {
+  it('settles a dense burst (500 records put a millisecond apart) after JOIN_SETTLE_DENSE_MS', async () => {
     const { clock, starts, c } = setup(10);
     await joinsEvery(1, 500, c, clock);
     await clock.advance(2000);
-    assert.deepEqual(starts, [499 + JOIN_SETTLE_MS]);
+    assert.deepEqual(starts, [499 + JOIN_SETTLE_DENSE_MS]);
   });
 
-  it('bridges the pauses of a sparse burst (up to JOIN_SETTLE_MAX_MS), so they do not each cost an apply', async () => {
+  it('bridges the pauses of a burst of containers (up to JOIN_SETTLE_MS), so they do not each cost an apply', async () => {
     const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 1000 });
     // dockerd starting 50 containers at once: gaps of up to ~650 ms between first checks, for seconds.
     const gaps = [100, 150, 300, 600, 250, 650, 400, 550, 650, 300];
@@ -190,18 +190,17 @@ describe('lbsync coalescer', () => {
       c.notify('join');
     }
     await clock.advance(5000);
-    // The mean gap is 100 ms or more from the second join on: the window is JOIN_SETTLE_MAX_MS, and each pause falls inside it.
-    assert.deepEqual(starts, [t + JOIN_SETTLE_MAX_MS], `applies at ${starts.join(',')} (last join at ${t})`);
+    assert.deepEqual(starts, [t + JOIN_SETTLE_MS], `applies at ${starts.join(',')} (last join at ${t})`);
   });
 
-  it('applies a lone join, and the first of a new burst, after JOIN_SETTLE_MS', async () => {
+  it('starts a new burst after a quiet JOIN_SETTLE_MS: a lone join after a dense burst settles as a lone join', async () => {
     const { clock, starts, c } = setup(10);
-    c.notify('join');
-    await clock.advance(1000);
-    assert.deepEqual(starts, [JOIN_SETTLE_MS]);
-    c.notify('join'); // 1000 ms later: more than JOIN_SETTLE_MAX_MS, a new burst
-    await clock.advance(1000);
-    assert.deepEqual(starts, [JOIN_SETTLE_MS, 1000 + JOIN_SETTLE_MS]);
+    await joinsEvery(1, 100, c, clock);
+    await clock.advance(1900);
+    assert.deepEqual(starts, [99 + JOIN_SETTLE_DENSE_MS]);
+    c.notify('join'); // at 2000
+    await clock.advance(2000);
+    assert.deepEqual(starts, [99 + JOIN_SETTLE_DENSE_MS, 2000 + JOIN_SETTLE_MS]);
   });
 
   it('holds joins no longer than JOIN_HOLD_MAX_MS while their burst goes on', async () => {
@@ -212,14 +211,14 @@ describe('lbsync coalescer', () => {
     assert.equal(starts.length, 3, `applies at ${starts.join(',')}`);
     assert.equal(starts[0], JOIN_HOLD_MAX_MS);
     assert.ok(starts[1]! - starts[0]! <= JOIN_HOLD_MAX_MS + 100, `applies at ${starts.join(',')}`);
-    assert.equal(starts[2], 11_900 + JOIN_SETTLE_MAX_MS, 'the last once the burst settled');
+    assert.equal(starts[2], 11_900 + JOIN_SETTLE_MS, 'the last once the burst settled');
   });
 
   it('holds joins up to MAX instead when MAX is longer than JOIN_HOLD_MAX_MS', async () => {
     const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 8000 });
     await joinsEvery(100, 100, c, clock);
     await clock.advance(5000);
-    assert.deepEqual(starts, [8000, 9900 + JOIN_SETTLE_MAX_MS]);
+    assert.deepEqual(starts, [8000, 9900 + JOIN_SETTLE_MS]);
   });
 
   it('a change that comes while a join waits counts MAX from itself, not from the join', async () => {
