@@ -30,11 +30,14 @@ export type ChangeKind = 'change' | 'join';
 export const JOIN_SETTLE_MS = 700;
 
 /**
- * A burst whose joins come less than JOIN_DENSE_GAP_MS apart on average is
- * written by a program (hundreds of records put by a few writers, a restored
- * fleet), not started container by container: it has no pauses to bridge and
- * settles after JOIN_SETTLE_DENSE_MS.
+ * A burst of JOIN_DENSE_MIN_JOINS joins or more that came less than
+ * JOIN_DENSE_GAP_MS apart on average is written by a program (hundreds of
+ * records put by a few writers, a restored fleet), not started container by
+ * container: it has no pauses to bridge and settles after
+ * JOIN_SETTLE_DENSE_MS. (Two or three joins can come a millisecond apart in
+ * any burst: one watch batch, a record and another container's pass.)
  */
+export const JOIN_DENSE_MIN_JOINS = 10;
 export const JOIN_DENSE_GAP_MS = 5;
 export const JOIN_SETTLE_DENSE_MS = 200;
 
@@ -143,7 +146,7 @@ export class Coalescer {
     // Joins alone: settled for a quiet period that bridges the pauses of a
     // burst spread out by dockerd (or a loaded host), shorter for a dense
     // burst; held no longer than JOIN_HOLD_MAX_MS.
-    const dense = this.burstJoins > 1 && (this.lastJoin - this.burstStart) / (this.burstJoins - 1) < JOIN_DENSE_GAP_MS;
+    const dense = this.burstJoins >= JOIN_DENSE_MIN_JOINS && (this.lastJoin - this.burstStart) / (this.burstJoins - 1) < JOIN_DENSE_GAP_MS;
     const window = Math.max(dense ? JOIN_SETTLE_DENSE_MS : JOIN_SETTLE_MS, minMs);
     const settle = Math.max(this.lastJoin + window, this.lastApplyEnd + minMs);
     const deadline = this.pendingSince! + Math.max(JOIN_HOLD_MAX_MS, maxMs);

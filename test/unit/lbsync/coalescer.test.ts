@@ -193,6 +193,13 @@ describe('lbsync coalescer', () => {
     assert.deepEqual(starts, [t + JOIN_SETTLE_MS], `applies at ${starts.join(',')} (last join at ${t})`);
   });
 
+  it('does not take a few joins that come together for a dense burst', async () => {
+    const { clock, starts, c } = setup(10);
+    await joinsEvery(1, 3, c, clock); // one watch batch, a record and another container's pass…
+    await clock.advance(2000);
+    assert.deepEqual(starts, [2 + JOIN_SETTLE_MS]);
+  });
+
   it('starts a new burst after a quiet JOIN_SETTLE_MS: a lone join after a dense burst settles as a lone join', async () => {
     const { clock, starts, c } = setup(10);
     await joinsEvery(1, 100, c, clock);
