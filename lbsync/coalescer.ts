@@ -11,9 +11,8 @@ export interface WaitWindow {
  * endpoint, a new service): it applies as soon as the window allows. A `join`
  * only adds capacity to a pool that already serves (a new endpoint passed its
  * first check, or its record came and waits for it): it waits for its
- * siblings, since containers started together
- * pass their checks one by one, and one reload for all of them is better than
- * one each.
+ * siblings, since containers started together pass their checks one by one,
+ * and one reload for all of them is better than one each.
  */
 export type ChangeKind = 'change' | 'join';
 
