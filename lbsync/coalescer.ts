@@ -11,29 +11,38 @@ export interface WaitWindow {
  * endpoint, a new service): it applies as soon as the window allows. A `join`
  * only adds capacity to a pool that already serves (a new endpoint passed its
  * first check, or its record came and waits for it): it waits for its
- * siblings, since containers started together
- * pass their checks one by one, and one reload for all of them is better than
- * one each. An `endpoint` change only changes the endpoints of services
- * every output already serves, and no output reloads for it (a push into
- * nginx's Lua balancer): it applies as soon as no apply runs, since waiting
- * would only add latency; what arrives during an apply goes into the next.
+ * siblings, since containers started together pass their checks one by one,
+ * and one reload for all of them is better than one each. An `endpoint`
+ * change only changes the endpoints of services every output already
+ * serves, and no output reloads for it (a push into nginx's Lua balancer):
+ * it applies as soon as no apply runs, since waiting would only add
+ * latency; what arrives during an apply goes into the next.
  */
 export type ChangeKind = 'change' | 'join' | 'endpoint';
 
 /**
- * How long joins settle: a burst of joins is applied once none came for a
- * window that starts at JOIN_SETTLE_MS and grows by as much with each join of
- * the burst, up to JOIN_SETTLE_MAX_MS (and never sooner than MIN after the
- * last apply). A lone container (two joins: its record, then its first pass)
- * serves 400 ms after its pass; 50 containers
- * started at once reach their first checks over 5–9 s here (dockerd starts
- * them one by one), with gaps of up to ~600 ms between them, and a window
- * that stayed at 200 ms took every such gap for the end of the burst (one
- * reload each). 700 ms bridges those gaps and still serves the last
- * container within a second of its start.
+ * How long joins settle: a burst of joins is applied once none came for
+ * JOIN_SETTLE_MS (and never sooner than MIN after the last apply). 50
+ * containers started at once reach etcd and their first checks over 5–9 s
+ * here (dockerd starts them one by one; each brings two joins, its record
+ * and then its first pass) with pauses of up to ~600 ms: a quiet period of
+ * 200 ms took each such pause for the end of the burst, one reload each;
+ * 700 ms bridges them and still serves the last container within a second
+ * of its start. A lone container serves 700 ms after its first pass.
  */
-export const JOIN_SETTLE_MS = 200;
-export const JOIN_SETTLE_MAX_MS = 700;
+export const JOIN_SETTLE_MS = 700;
+
+/**
+ * A burst of JOIN_DENSE_MIN_JOINS joins or more that came less than
+ * JOIN_DENSE_GAP_MS apart on average is written by a program (hundreds of
+ * records put by a few writers, a restored fleet), not started container by
+ * container: it has no pauses to bridge and settles after
+ * JOIN_SETTLE_DENSE_MS. (Two or three joins can come a millisecond apart in
+ * any burst: one watch batch, a record and another container's pass.)
+ */
+export const JOIN_DENSE_MIN_JOINS = 10;
+export const JOIN_DENSE_GAP_MS = 5;
+export const JOIN_SETTLE_DENSE_MS = 200;
 
 /**
  * How long a join may wait while its burst goes on (or MAX, when longer):
@@ -61,7 +70,7 @@ export function parseWait(text: string, parseDuration: (t: string, field: string
  *   one apply after it settles);
  * - no change waits longer than MAX from when it arrived;
  * - joins alone (see ChangeKind) never apply at once: they wait until none
- *   came for the burst's settle window (see JOIN_SETTLE_MS; MIN, when
+ *   came for JOIN_SETTLE_MS (JOIN_SETTLE_DENSE_MS for a dense burst; MIN, when
  *   longer), never longer than JOIN_HOLD_MAX_MS (or MAX, when longer); a
  *   change that applies meanwhile takes them along;
  * - an endpoint change applies at once, or right after the running apply
@@ -78,7 +87,8 @@ export class Coalescer {
   private eager = false;
   private lastChange = -Infinity;
   private lastJoin = -Infinity;
-  /** Joins in the current burst: each widens its settle window. */
+  /** The current burst of joins: when it began and how many came (is it dense?). */
+  private burstStart = -Infinity;
   private burstJoins = 0;
   private lastApplyEnd = -Infinity;
   private timer: unknown;
@@ -104,8 +114,12 @@ export class Coalescer {
       this.changeSince ??= now;
       this.lastChange = now;
     } else {
-      // A join that comes after the widest window has passed starts a new burst.
-      this.burstJoins = now - this.lastJoin > JOIN_SETTLE_MAX_MS ? 1 : this.burstJoins + 1;
+      // A join that comes after a quiet JOIN_SETTLE_MS starts a new burst.
+      if (now - this.lastJoin > JOIN_SETTLE_MS) {
+        this.burstStart = now;
+        this.burstJoins = 0;
+      }
+      this.burstJoins++;
       this.lastJoin = now;
     }
     if (this.running || (this.immediate && this.timer !== undefined)) return;
@@ -139,10 +153,11 @@ export class Coalescer {
     if (this.changeSince !== undefined) {
       return Math.max(0, Math.min(Math.max(this.lastChange, this.lastApplyEnd) + minMs, this.changeSince + maxMs) - now);
     }
-    // Joins alone: settled for a window that widens with the burst, so the
-    // gaps of a burst spread out by dockerd (or a loaded host) do not each
-    // cost a reload; held no longer than JOIN_HOLD_MAX_MS.
-    const window = Math.max(Math.min(JOIN_SETTLE_MS * this.burstJoins, JOIN_SETTLE_MAX_MS), minMs);
+    // Joins alone: settled for a quiet period that bridges the pauses of a
+    // burst spread out by dockerd (or a loaded host), shorter for a dense
+    // burst; held no longer than JOIN_HOLD_MAX_MS.
+    const dense = this.burstJoins >= JOIN_DENSE_MIN_JOINS && (this.lastJoin - this.burstStart) / (this.burstJoins - 1) < JOIN_DENSE_GAP_MS;
+    const window = Math.max(dense ? JOIN_SETTLE_DENSE_MS : JOIN_SETTLE_MS, minMs);
     const settle = Math.max(this.lastJoin + window, this.lastApplyEnd + minMs);
     const deadline = this.pendingSince! + Math.max(JOIN_HOLD_MAX_MS, maxMs);
     return Math.max(0, Math.min(settle, deadline) - now);

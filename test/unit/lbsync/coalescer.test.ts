@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Coalescer, JOIN_HOLD_MAX_MS, JOIN_SETTLE_MAX_MS, JOIN_SETTLE_MS, parseWait } from '../../../lbsync/index.js';
+import { Coalescer, JOIN_HOLD_MAX_MS, JOIN_SETTLE_DENSE_MS, JOIN_SETTLE_MS, parseWait } from '../../../lbsync/index.js';
 import { parseDuration } from '../../../registry/index.js';
 import { FakeClock } from '../../harness/fake-clock.js';
 
@@ -163,15 +163,23 @@ describe('lbsync coalescer', () => {
     assert.deepEqual(starts, [JOIN_SETTLE_MS]);
   });
 
-  it('takes joins that arrive close together as one burst: one apply, JOIN_SETTLE_MAX_MS after the last', async () => {
-    const { clock, starts, c } = setup(10);
-    // 20 containers passing their first check 30 ms apart (gaps a MIN of 50 ms would not bridge, were they changes).
-    await joinsEvery(30, 20, c, clock);
-    await clock.advance(2000);
-    assert.deepEqual(starts, [570 + JOIN_SETTLE_MAX_MS]);
-  });
+  // A steady stream of joins is one burst, applied once it has been quiet for its settle time.
+  for (const { what, gapMs, count, settleMs } of [
+    // Gaps a MIN of 50 ms would not bridge, were they changes.
+    { what: '20 containers passing their first check 30 ms apart', gapMs: 30, count: 20, settleMs: JOIN_SETTLE_MS },
+    { what: 'a dense burst, 500 records put a millisecond apart', gapMs: 1, count: 500, settleMs: JOIN_SETTLE_DENSE_MS },
+    // One watch batch, or a record and another container's pass: not yet a dense burst.
+    { what: 'three joins a millisecond apart', gapMs: 1, count: 3, settleMs: JOIN_SETTLE_MS },
+  ]) {
+    it(`takes ${what} as one burst: one apply, ${settleMs} ms after the last`, async () => {
+      const { clock, starts, c } = setup(10);
+      await joinsEvery(gapMs, count, c, clock);
+      await clock.advance(2000);
+      assert.deepEqual(starts, [(count - 1) * gapMs + settleMs]);
+    });
+  }
 
-  it('widens the settle window with each join of a burst, so its gaps do not each cost an apply', async () => {
+  it('bridges the pauses of a burst of containers (up to JOIN_SETTLE_MS), so they do not each cost an apply', async () => {
     const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 1000 });
     // dockerd starting 50 containers at once: gaps of up to ~650 ms between first checks, for seconds.
     const gaps = [100, 150, 300, 600, 250, 650, 400, 550, 650, 300];
@@ -183,18 +191,17 @@ describe('lbsync coalescer', () => {
       c.notify('join');
     }
     await clock.advance(5000);
-    // The window is 200, 400, 600 ms after the first three joins, then 700: each gap falls inside it.
-    assert.deepEqual(starts, [t + JOIN_SETTLE_MAX_MS], `applies at ${starts.join(',')} (last join at ${t})`);
+    assert.deepEqual(starts, [t + JOIN_SETTLE_MS], `applies at ${starts.join(',')} (last join at ${t})`);
   });
 
-  it('applies a lone join, and the first of a new burst, after JOIN_SETTLE_MS', async () => {
+  it('starts a new burst after a quiet JOIN_SETTLE_MS: a lone join after a dense burst settles as a lone join', async () => {
     const { clock, starts, c } = setup(10);
-    c.notify('join');
-    await clock.advance(1000);
-    assert.deepEqual(starts, [JOIN_SETTLE_MS]);
-    c.notify('join'); // 1000 ms later: more than JOIN_SETTLE_MAX_MS, a new burst
-    await clock.advance(1000);
-    assert.deepEqual(starts, [JOIN_SETTLE_MS, 1000 + JOIN_SETTLE_MS]);
+    await joinsEvery(1, 100, c, clock);
+    await clock.advance(1900);
+    assert.deepEqual(starts, [99 + JOIN_SETTLE_DENSE_MS]);
+    c.notify('join'); // at 2000
+    await clock.advance(2000);
+    assert.deepEqual(starts, [99 + JOIN_SETTLE_DENSE_MS, 2000 + JOIN_SETTLE_MS]);
   });
 
   it('holds joins no longer than JOIN_HOLD_MAX_MS while their burst goes on', async () => {
@@ -205,14 +212,14 @@ describe('lbsync coalescer', () => {
     assert.equal(starts.length, 3, `applies at ${starts.join(',')}`);
     assert.equal(starts[0], JOIN_HOLD_MAX_MS);
     assert.ok(starts[1]! - starts[0]! <= JOIN_HOLD_MAX_MS + 100, `applies at ${starts.join(',')}`);
-    assert.equal(starts[2], 11_900 + JOIN_SETTLE_MAX_MS, 'the last once the burst settled');
+    assert.equal(starts[2], 11_900 + JOIN_SETTLE_MS, 'the last once the burst settled');
   });
 
   it('holds joins up to MAX instead when MAX is longer than JOIN_HOLD_MAX_MS', async () => {
     const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 8000 });
     await joinsEvery(100, 100, c, clock);
     await clock.advance(5000);
-    assert.deepEqual(starts, [8000, 9900 + JOIN_SETTLE_MAX_MS]);
+    assert.deepEqual(starts, [8000, 9900 + JOIN_SETTLE_MS]);
   });
 
   it('a change that comes while a join waits counts MAX from itself, not from the join', async () => {
