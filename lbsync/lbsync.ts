@@ -145,9 +145,13 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
         // single-endpoint service passing its first check) needs no apply; an
         // apply for nothing would also push the next real change into the
         // batching window. One that only adds members to a serving pool is a
-        // join: it waits for the others of its burst (see ChangeKind).
+        // join: it waits for the others of its burst (see ChangeKind). When
+        // every output pushes the service's endpoints, the apply is what tells
+        // (it builds the pool once for all the results it takes, where telling
+        // here would build it once per result: O(n²) for a burst of n checks).
         const service = id.slice(0, id.indexOf('/'));
         this.poolChanged(service);
+        if (this.allPush([service])) return this.markDirty('endpoint');
         const kind = this.membersChange(service);
         if (kind) this.markDirty(kind, [service]);
       });
