@@ -311,6 +311,27 @@ describe('lbsync: LbSync (hand-fed records, recording outputs, fake clock)', () 
       return { ...t, scheduler };
     }
 
+    it('pushes each new endpoint of a service every output pushes as soon as it passes, one apply per pass, never waiting for MIN', async () => {
+      const { clock, source, out, lb, scheduler } = withHealth({ 'web/a': rec('web/a', '127.0.0.1', 8001) });
+      out.pushes.add('web');
+      await lb.start();
+      await clock.advance(1000);
+      assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['a']);
+      const applies = out.views.length;
+      source.put('web/b', rec('web/b', '127.0.0.1', 8001));
+      await clock.advance(10);
+      source.put('web/c', rec('web/c', '127.0.0.1', 8001));
+      await clock.advance(89); // b's check (100 ms) has not answered yet
+      assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['a'], 'not served before its first pass');
+      await clock.advance(1); // b passes
+      assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['a', 'b'], 'b served the moment it passed');
+      await clock.advance(10); // c passes, 10 ms after b's apply: no MIN wait
+      assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['a', 'b', 'c']);
+      assert.ok(out.views.length - applies <= 4, `a few applies, not one per event (${out.views.length - applies})`);
+      await lb.stop();
+      await scheduler.stop();
+    });
+
     it('takes a failing endpoint out of the pool', async () => {
       const { clock, out, lb, seen, scheduler } = withHealth({ 'web/ok': rec('web/ok', '127.0.0.1', 8001), 'web/bad': rec('web/bad', '127.0.0.1', 8002) });
       await lb.start();
