@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   BeaconError,
   createEtcdClient,
+  DURATION_BOUNDS,
   formatDuration,
   normalisePrefix,
   parseDuration,
@@ -33,32 +34,12 @@ export interface EtcdOptions {
   logLevel: string;
 }
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-
-/**
- * The range of each duration flag, by name, wherever it appears: what the
- * daemon can honour and what is sane. Any other duration flag is capped at
- * Node's timer limit (MAX_TIMER_MS), past which timers fire at once.
- */
-const DURATION_FLAGS: Readonly<Record<string, DurationBounds>> = {
-  '--ttl': { min: 1000, max: 24 * HOUR, step: { ms: 1000, why: 'etcd leases count in whole seconds' } },
-  '--resync': { min: 1000, max: 24 * HOUR },
-  '--flap-window': { min: 1000, max: 24 * HOUR },
-  '--flap-hold': { max: 24 * HOUR },
-  '--confirm-timeout': { min: 100, max: 10 * MINUTE },
-  '--timeout': { min: 1, max: 10 * MINUTE },
-  // As a record's check.interval / check.timeout.
-  '--interval': { min: 100, max: HOUR },
-  '--health-interval': { min: 100, max: HOUR },
-  '--health-timeout': { min: 100, max: HOUR },
-};
 
 /** The bounds each duration parser enforces, so help can say them (see describeDurations). */
 const durationParsers = new WeakMap<object, DurationBounds>();
 
 /** A commander argument parser for durations (`250ms`, `5s`, `1m`), returning milliseconds, within the flag's DURATION_FLAGS range. */
-export function durationArg(flag: string, bounds: DurationBounds = DURATION_FLAGS[flag] ?? {}) {
+export function durationArg(flag: string, bounds: DurationBounds = DURATION_BOUNDS[flag] ?? {}) {
   const parse = (value: string): number => {
     try {
       return parseDuration(value, flag, bounds);

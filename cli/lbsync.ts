@@ -75,7 +75,7 @@ export function lbsyncCommand(): Command {
     .option('--nginx-mode <mode>', 'dynamic: endpoint changes go into nginx\'s Lua balancer with no reload (needs libnginx-mod-http-lua), only structure reloads; reload: every change reloads nginx', modeArg, 'reload')
     .option('--nginx-container <name>', 'reload by SIGHUP to an nginx container through the Docker API (DOCKER_HOST or /var/run/docker.sock)')
     .option('--services <list>', 'only these services, comma-separated (default: all)', list)
-    .option('--wait <min:max>', 'coalescing: a lone change applies at once; a burst waits until MIN passes quietly, never more than MAX', '50ms:1s')
+    .option('--wait <min:max>', 'coalescing: a lone change applies at once; a burst waits until MIN passes quietly, never more than MAX (dynamic mode pushes endpoint changes at once)', '50ms:1s')
     .addOption(new Option('--health <mode>', 'health-filter endpoints (on) or route to every registered endpoint (off)').choices(['on', 'off']).default('on'))
     .option('--health-interval <duration>', 'check interval when the record and config say none (health default 5s)', durationArg('--health-interval'))
     .option('--health-timeout <duration>', 'check timeout when the record and config say none (health default 2s)', durationArg('--health-timeout'))

@@ -29,6 +29,10 @@ const loadUndici = (): typeof import('undici') => (undici ??= createRequire(impo
 export class HttpChecker implements Checker {
   private readonly clients = new Map<string, Map<string, Client>>();
 
+  warm(): void {
+    loadUndici();
+  }
+
   check(target: CheckTarget, spec: HealthSpec, signal: AbortSignal): Promise<CheckResult> {
     const started = performance.now();
     const done = (passing: boolean, reason: string): CheckResult => ({

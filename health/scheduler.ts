@@ -75,11 +75,12 @@ interface Entry {
   deferredDue?: number;
   /** When the first check of this target started: the start of its start-up grace. */
   firstCheckAt?: number;
-  /** Failed checks so far while starting (drives the quick retries). */
-  startupFailures: number;
   /** Timed-out checks after the start-up grace while still unknown (at most `fall` keep it unknown). */
   startupTimeouts: number;
 }
+
+/** The shortest wait before a starting endpoint is checked again. */
+const STARTUP_RETRY_MIN_MS = 5;
 
 interface Pending {
   entry: Entry;
@@ -137,7 +138,7 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
     const entry = this.entries.get(id);
     const now = this.clock.now();
     if (!entry) {
-      const fresh: Entry = { id, target: { ...target }, spec, checker: this.checkerFor(spec.kind), threshold: INITIAL_THRESHOLD, gen: 0, startupFailures: 0, startupTimeouts: 0 };
+      const fresh: Entry = { id, target: { ...target }, spec, checker: this.checkerFor(spec.kind), threshold: INITIAL_THRESHOLD, gen: 0, startupTimeouts: 0 };
       this.entries.set(id, fresh);
       this.schedule(fresh, now);
       return;
@@ -154,7 +155,6 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
       delete entry.last;
       delete entry.changedAt;
       delete entry.firstCheckAt;
-      entry.startupFailures = 0;
       entry.startupTimeouts = 0;
     }
     entry.target = { ...target };
@@ -210,6 +210,11 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
     for (const entry of this.entries.values()) this.cancel(entry);
     this.entries.clear();
     await Promise.all([...this.owned.values()].map((c) => c.close?.().catch(() => undefined)));
+  }
+
+  /** Loads the HTTP checker's client now rather than on the first HTTP check (which would wait ~80 ms for it). */
+  warm(): void {
+    if (!this.stopped) this.checkerFor('http').warm?.();
   }
 
   private checkerFor(kind: HealthSpec['kind']): Checker {
@@ -305,8 +310,12 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
    * A container's start event (and so its record) comes before its process
    * listens, and under load its first checks may time out: a new endpoint
    * that has never passed is still starting, not failing. It stays unknown,
-   * retried soon (10 ms, doubling, at most a quarter interval), so it joins
-   * moments after it answers instead of an interval (and `rise` passes) later:
+   * retried soon, so it joins moments after it answers instead of an
+   * interval (and `rise` passes) later. The retry waits half the time since
+   * its first check (at least 5 ms, at most a quarter interval): a process
+   * that comes up within tens of ms is found within a few ms of listening,
+   * where doubling waits left it unseen for as long again as it took, and a
+   * slow starter still costs only a dozen checks in its first second:
    * - any failure within one interval of its first check (the start-up grace;
    *   the last retry lands at the grace's end, where its result counts);
    * - after that, timeouts, up to `fall` of them: a slow starter is not a
@@ -320,9 +329,8 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
     const slowStart = result.timedOut === true && entry.startupTimeouts < fall;
     if (graceLeft <= 0 && !slowStart) return undefined;
     if (graceLeft <= 0) entry.startupTimeouts++;
-    const delay = Math.min(10 * 2 ** entry.startupFailures, intervalMs / 4, graceLeft > 0 ? graceLeft : Infinity);
-    entry.startupFailures++;
-    return delay;
+    const sinceFirst = startedAt - entry.firstCheckAt!;
+    return Math.min(Math.max(STARTUP_RETRY_MIN_MS, sinceFirst / 2), intervalMs / 4, graceLeft > 0 ? graceLeft : Infinity);
   }
 
   private finish(entry: Entry, run: Run, gen: number, result: CheckResult, timing: CheckTiming): void {

@@ -52,6 +52,8 @@ export interface Checker {
    * a timeout, is a failing CheckResult. Must settle promptly when `signal` aborts.
    */
   check(target: CheckTarget, spec: HealthSpec, signal: AbortSignal): Promise<CheckResult>;
+  /** Loads now what the first check would load (lbsync calls it once idle, so a new endpoint's first check does not wait for it). */
+  warm?(): void;
   /** Drops whatever the checker keeps for this endpoint (e.g. pooled connections); called when it goes away. */
   release?(target: CheckTarget): void;
   close?(): Promise<void>;

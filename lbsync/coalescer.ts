@@ -10,21 +10,37 @@ export interface WaitWindow {
  * What a notification is. A `change` may fix something (a removal, a failing
  * endpoint, a new service): it applies as soon as the window allows. A `join`
  * only adds capacity to a pool that already serves (a new endpoint passed its
- * first check): it waits for its siblings, since containers started together
+ * first check, or its record came and waits for it): it waits for its
+ * siblings, since containers started together
  * pass their checks one by one, and one reload for all of them is better than
- * one each.
+ * one each. An `endpoint` change only changes the endpoints of services
+ * every output already serves, and no output reloads for it (a push into
+ * nginx's Lua balancer): it applies as soon as no apply runs, since waiting
+ * would only add latency; what arrives during an apply goes into the next.
  */
-export type ChangeKind = 'change' | 'join';
+export type ChangeKind = 'change' | 'join' | 'endpoint';
 
 /**
- * How long joins settle: a burst of joins is applied once none came for this
- * long (never later than MAX, and never sooner than MIN after the last apply).
- * Containers started together (`docker compose up --scale`, a swarm service
- * scaled out) pass their first checks tens of ms apart on an idle host; 200 ms
- * takes them as one burst, and a lone join still serves within a fifth of a
- * second.
+ * How long joins settle: a burst of joins is applied once none came for a
+ * window that starts at JOIN_SETTLE_MS and grows by as much with each join of
+ * the burst, up to JOIN_SETTLE_MAX_MS (and never sooner than MIN after the
+ * last apply). A lone container (two joins: its record, then its first pass)
+ * serves 400 ms after its pass; 50 containers
+ * started at once reach their first checks over 5–9 s here (dockerd starts
+ * them one by one), with gaps of up to ~600 ms between them, and a window
+ * that stayed at 200 ms took every such gap for the end of the burst (one
+ * reload each). 700 ms bridges those gaps and still serves the last
+ * container within a second of its start.
  */
 export const JOIN_SETTLE_MS = 200;
+export const JOIN_SETTLE_MAX_MS = 700;
+
+/**
+ * How long a join may wait while its burst goes on (or MAX, when longer):
+ * joins only add capacity to a pool that already serves, so a burst that
+ * keeps going costs one reload per this long rather than one per MAX.
+ */
+export const JOIN_HOLD_MAX_MS = 5000;
 
 /** Parses `--wait MIN:MAX` (e.g. `50ms:1s`) with the given duration parser. */
 export function parseWait(text: string, parseDuration: (t: string, field: string) => number): WaitWindow {
@@ -45,19 +61,25 @@ export function parseWait(text: string, parseDuration: (t: string, field: string
  *   one apply after it settles);
  * - no change waits longer than MAX from when it arrived;
  * - joins alone (see ChangeKind) never apply at once: they wait until none
- *   came for JOIN_SETTLE_MS (or MIN, when longer) and MAX has passed since
- *   the last apply began, never longer than MAX; a change that applies
- *   meanwhile takes them along.
+ *   came for the burst's settle window (see JOIN_SETTLE_MS; MIN, when
+ *   longer), never longer than JOIN_HOLD_MAX_MS (or MAX, when longer); a
+ *   change that applies meanwhile takes them along;
+ * - an endpoint change applies at once, or right after the running apply
+ *   (back to back: each apply takes everything that came meanwhile), and
+ *   takes everything pending along.
  * Applies never overlap. Pure timing logic: the clock is injected.
  */
 export class Coalescer {
   private running = false;
   private pendingSince: number | undefined;
-  /** Whether a pending notification is a `change` (not only joins). */
-  private urgent = false;
+  /** When the first pending `change` (not a join) came; undefined while only joins wait. */
+  private changeSince: number | undefined;
+  /** Whether a pending notification is an `endpoint` change: the next apply starts as soon as none runs. */
+  private eager = false;
   private lastChange = -Infinity;
   private lastJoin = -Infinity;
-  private lastApplyStart = -Infinity;
+  /** Joins in the current burst: each widens its settle window. */
+  private burstJoins = 0;
   private lastApplyEnd = -Infinity;
   private timer: unknown;
   /** The armed timer starts an apply at once: later changes join it instead of postponing it. */
@@ -75,12 +97,15 @@ export class Coalescer {
   notify(kind: ChangeKind = 'change'): void {
     if (this.stopped) return;
     const now = this.clock.now();
-    const quiet = kind === 'change' && !this.urgent && !this.running && now - Math.max(this.lastChange, this.lastApplyEnd) >= this.window.minMs;
+    const quiet = kind === 'endpoint' || (kind === 'change' && this.changeSince === undefined && !this.running && now - Math.max(this.lastChange, this.lastApplyEnd) >= this.window.minMs);
     this.pendingSince ??= now;
-    if (kind === 'change') {
-      this.urgent = true;
+    if (kind === 'endpoint') this.eager = true;
+    if (kind !== 'join') {
+      this.changeSince ??= now;
       this.lastChange = now;
     } else {
+      // A join that comes after the widest window has passed starts a new burst.
+      this.burstJoins = now - this.lastJoin > JOIN_SETTLE_MAX_MS ? 1 : this.burstJoins + 1;
       this.lastJoin = now;
     }
     if (this.running || (this.immediate && this.timer !== undefined)) return;
@@ -104,17 +129,23 @@ export class Coalescer {
     if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.timer = undefined;
     this.pendingSince = undefined;
-    this.urgent = false;
+    this.changeSince = undefined;
+    this.eager = false;
     if (!this.running) this.wakeIdle();
   }
 
   private dueIn(now: number): number {
-    // Joins alone: settled, and at most one apply per MAX, so a burst spread
-    // out by a loaded host still costs one reload a MAX rather than one a join.
-    const settle = this.urgent
-      ? Math.max(this.lastChange, this.lastApplyEnd) + this.window.minMs
-      : Math.max(this.lastJoin + Math.max(JOIN_SETTLE_MS, this.window.minMs), this.lastApplyEnd + this.window.minMs, this.lastApplyStart + this.window.maxMs);
-    const deadline = this.pendingSince! + this.window.maxMs;
+    if (this.eager) return 0;
+    const { minMs, maxMs } = this.window;
+    if (this.changeSince !== undefined) {
+      return Math.max(0, Math.min(Math.max(this.lastChange, this.lastApplyEnd) + minMs, this.changeSince + maxMs) - now);
+    }
+    // Joins alone: settled for a window that widens with the burst, so the
+    // gaps of a burst spread out by dockerd (or a loaded host) do not each
+    // cost a reload; held no longer than JOIN_HOLD_MAX_MS.
+    const window = Math.max(Math.min(JOIN_SETTLE_MS * this.burstJoins, JOIN_SETTLE_MAX_MS), minMs);
+    const settle = Math.max(this.lastJoin + window, this.lastApplyEnd + minMs);
+    const deadline = this.pendingSince! + Math.max(JOIN_HOLD_MAX_MS, maxMs);
     return Math.max(0, Math.min(settle, deadline) - now);
   }
 
@@ -131,8 +162,8 @@ export class Coalescer {
     if (this.running || this.stopped || this.pendingSince === undefined) return;
     this.running = true;
     this.pendingSince = undefined;
-    this.urgent = false;
-    this.lastApplyStart = this.clock.now();
+    this.changeSince = undefined;
+    this.eager = false;
     try {
       await this.apply();
     } catch {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-import { parseDuration, validateServiceName, ValidationError } from '../registry/index.js';
+import { DURATION_BOUNDS, parseDuration, validateServiceName, ValidationError } from '../registry/index.js';
 import { parseStatusSet, type HealthSpec } from '../health/index.js';
 import { parseMethod, validateUpstreamOptions, type ServerBlock, type UpstreamOptions } from './nginx/upstream-options.js';
 
@@ -70,6 +70,11 @@ function camel(key: string): string {
   return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
+/** `healthInterval` → `health-interval`. */
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
 /** Reads and validates a config file; the format follows the extension (.json, else YAML). */
 export function loadConfig(file: string): LbsyncFileConfig {
   let text: string;
@@ -96,7 +101,7 @@ export function parseConfig(text: string, format: 'json' | 'yaml'): LbsyncFileCo
     const name = camel(key);
     if (!KNOWN.has(name)) throw new ValidationError(`config ${key}`, `is not a known setting (${[...KNOWN].join(', ')})`);
     if ((STRINGS as readonly string[]).includes(name)) (out as Record<string, unknown>)[name] = string(value, key);
-    else if ((DURATIONS as readonly string[]).includes(name)) (out as Record<string, unknown>)[name] = duration(value, key);
+    else if ((DURATIONS as readonly string[]).includes(name)) (out as Record<string, unknown>)[name] = duration(value, key, `--${kebab(name)}`);
     else if ((COUNTS as readonly string[]).includes(name)) (out as Record<string, unknown>)[name] = count(value, key, PORTS.has(name) ? 65535 : 100);
     else if (name === 'services') out.services = list(value, key).map((s) => validateServiceName(s, `config ${key}`));
     else if (name === 'allowedNetworks') out.allowedNetworks = list(value, key);
@@ -127,7 +132,7 @@ function parseUpstreams(input: Record<string, unknown>, out: LbsyncFileConfig): 
           opts.maxFails = count(v, `${field}.${key}`, 1000, 0);
           break;
         case 'failTimeout':
-          opts.failTimeoutS = Math.ceil(duration(v, `${field}.${key}`) / 1000);
+          opts.failTimeoutS = duration(v, `${field}.${key}`, 'fail-timeout') / 1000;
           break;
         case 'servers':
         case 'server':
@@ -182,10 +187,10 @@ function healthOverride(input: Record<string, unknown>, field: string): Partial<
         out.kind ??= 'http';
         break;
       case 'interval':
-        out.intervalMs = duration(v, `${field}.${key}`);
+        out.intervalMs = duration(v, `${field}.${key}`, '--health-interval');
         break;
       case 'timeout':
-        out.timeoutMs = duration(v, `${field}.${key}`);
+        out.timeoutMs = duration(v, `${field}.${key}`, '--health-timeout');
         break;
       case 'rise':
       case 'fall':
@@ -223,8 +228,9 @@ function list(value: unknown, field: string): string[] {
   return value as string[];
 }
 
-function duration(value: unknown, field: string): number {
-  return parseDuration(string(value, field), field);
+/** A duration within the bounds its command-line twin has (`bounds`: that flag's name). */
+function duration(value: unknown, field: string, bounds: string): number {
+  return parseDuration(string(value, field), field, DURATION_BOUNDS[bounds]);
 }
 
 function count(value: unknown, field: string, max: number, min = 1): number {

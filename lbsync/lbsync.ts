@@ -14,8 +14,8 @@ import {
 } from '../registry/index.js';
 import { HealthScheduler, resolveSpec, systemClock, type CheckResult, type Clock, type HealthSpec, type HealthState } from '../health/index.js';
 import { Coalescer, type ChangeKind, type WaitWindow } from './coalescer.js';
-import { allMembersPolicy, buildPoolView, healthPolicy, type HealthInfo } from './model.js';
-import type { ApplyOutcome, Output, PoolView } from './output.js';
+import { allMembersPolicy, buildPoolView, healthPolicy, type HealthInfo, type MemberPolicy } from './model.js';
+import type { ApplyOutcome, Output, PoolView, ServicePool } from './output.js';
 import { Retries, type RetryPolicy } from './retries.js';
 
 /** Health filtering: off, or on with the defaults and per-service overrides for resolveSpec. */
@@ -102,7 +102,21 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   /** Records by service, kept in step with the view, for cheap per-service checks. */
   private readonly services = new Map<string, Map<string, ServiceRecord>>();
   private lastView: PoolView | undefined;
+  /**
+   * Each service's pool as the last view built it, and the services changed
+   * since ('all' after a listing): a view rebuilds only those, so an apply
+   * costs what changed, not the whole prefix (unchanged pools keep their
+   * identity, which outputs use to skip re-rendering them).
+   */
+  private readonly pools = new Map<string, ServicePool>();
+  private poolOrder: string[] | undefined;
+  /** Pools membersChange built since the service last changed (a burst of health changes builds each pool once, not twice). */
+  private readonly prebuilt = new Map<string, ServicePool | undefined>();
+  /** The last applied view's pools by service. */
+  private appliedPools = new Map<string, ServicePool>();
+  private dirtyPools: Set<string> | 'all' = 'all';
   private started = false;
+  private warmed = false;
   /** A change came before the outputs were ready: applied once they are. */
   private listedEarly = false;
   /** Outputs waiting to be retried after a recoverable failure; a due one joins the next apply even when nothing changed. */
@@ -130,8 +144,10 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
         // apply for nothing would also push the next real change into the
         // batching window. One that only adds members to a serving pool is a
         // join: it waits for the others of its burst (see ChangeKind).
-        const kind = this.membersChange(id.slice(0, id.indexOf('/')));
-        if (kind) this.markDirty(kind);
+        const service = id.slice(0, id.indexOf('/'));
+        this.poolChanged(service);
+        const kind = this.membersChange(service);
+        if (kind) this.markDirty(kind, [service]);
       });
     } else {
       this.ownsScheduler = false;
@@ -141,6 +157,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
       // A periodic list follows an unbroken watch: the view is no younger for it.
       if (reason !== 'periodic') this.stableSince = this.clock.now();
       const diff = this.view.reset(kvs);
+      this.dirtyPools = 'all';
       // The apply is armed before the health checks of the listed endpoints
       // (same-delay timers run in order): a restarted lbsync renders what it
       // listed first, and only then opens hundreds of check connections.
@@ -150,8 +167,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     });
     this.watcher.on('changes', (changes, revision) => {
       this.revision = revision;
-      const kind = this.absorb(this.view.apply(changes));
-      if (kind) this.markDirty(kind);
+      const change = this.absorb(this.view.apply(changes));
+      if (change) this.markDirty(change.kind, change.services);
     });
     this.watcher.on('disconnected', (err, retryInMs) => {
       this.stableSince = this.clock.now();
@@ -186,6 +203,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   async runOnce(mode: 'apply' | 'preview', healthWaitMs = 5000): Promise<Array<{ output: string; outcome?: ApplyOutcome; preview?: string; error?: Error }>> {
     const res = await listPrefix(this.options.client, `${this.options.prefix}/`);
     this.revision = res.revision;
+    this.dirtyPools = 'all';
     this.absorb(this.view.reset(new Map(res.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]))));
     if (this.scheduler) {
       const deadline = Date.now() + healthWaitMs;
@@ -218,11 +236,45 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   }
 
   currentView(): PoolView {
-    const policy = this.options.health.enabled ? healthPolicy(this.options.health.failOpen ?? true) : allMembersPolicy;
-    return buildPoolView(
-      { records: this.view.list(), health: (id) => this.healthOf(id), revision: this.revision, stableForMs: this.clock.now() - this.stableSince },
-      { policy, ...(this.options.services ? { services: this.options.services } : {}), ...(this.options.allow ? { allow: this.options.allow } : {}) },
-    );
+    const dirty = this.dirtyPools;
+    this.dirtyPools = new Set();
+    this.prebuilt.clear();
+    if (dirty === 'all') {
+      const full = buildPoolView(
+        { records: this.view.list(), health: (id) => this.healthOf(id), revision: this.revision, stableForMs: 0 },
+        { policy: this.policy(), ...(this.options.services ? { services: this.options.services } : {}), ...(this.options.allow ? { allow: this.options.allow } : {}) },
+      );
+      this.pools.clear();
+      for (const pool of full.pools) this.pools.set(pool.service, pool);
+      this.poolOrder = full.pools.map((p) => p.service);
+    } else {
+      for (const service of dirty) {
+        const pool = this.prebuilt.has(service) ? this.prebuilt.get(service) : this.poolOf(service);
+        if (!pool || !this.pools.has(service)) this.poolOrder = undefined;
+        if (pool) this.pools.set(service, pool);
+        else this.pools.delete(service);
+      }
+    }
+    this.poolOrder ??= [...this.pools.keys()].sort();
+    return { pools: this.poolOrder.map((s) => this.pools.get(s)!), revision: this.revision, stableForMs: this.clock.now() - this.stableSince };
+  }
+
+  private policy(): MemberPolicy {
+    return this.options.health.enabled ? healthPolicy(this.options.health.failOpen ?? true) : allMembersPolicy;
+  }
+
+  /** The service's pool built from its records alone (as buildPoolView would), or undefined when it has none. */
+  private poolOf(service: string): ServicePool | undefined {
+    if (!this.wanted(service)) return undefined;
+    const allow = this.options.allow;
+    const records = [...(this.services.get(service)?.values() ?? [])].filter((r) => !allow || allow(r));
+    if (records.length === 0 && !this.options.services?.includes(service)) return undefined;
+    return buildPoolView({ records, health: (id) => this.healthOf(id), revision: this.revision, stableForMs: 0 }, { policy: this.policy(), services: [service] }).pools[0];
+  }
+
+  private poolChanged(service: string): void {
+    this.prebuilt.delete(service);
+    if (this.dirtyPools !== 'all') this.dirtyPools.add(service);
   }
 
   /** The view of the last apply, for status pages. */
@@ -262,14 +314,22 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     );
   }
 
-  private markDirty(kind: ChangeKind = 'change'): void {
+  private markDirty(kind: ChangeKind = 'change', services?: Iterable<string>): void {
     if (!this.started) {
       this.listedEarly = true;
       return;
     }
     this.dirtySince ??= this.clock.now();
     // Joins settle only for an output whose apply is a reload; otherwise a new endpoint is served at once.
-    this.coalescer.notify(kind === 'join' && !this.settleJoins ? 'change' : kind);
+    if (kind === 'join' && !this.settleJoins) kind = 'change';
+    // A change every output pushes without a reload need not wait for its siblings.
+    if (kind === 'change' && services && this.allPush(services)) kind = 'endpoint';
+    this.coalescer.notify(kind);
+  }
+
+  private allPush(services: Iterable<string>): boolean {
+    for (const service of services) if (!this.options.outputs.every((o) => o.pushesEndpoints?.(service))) return false;
+    return true;
   }
 
   /**
@@ -278,12 +338,16 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
    * changes are new endpoints that do not change what is served yet (they wait
    * for their first check); 'change' otherwise.
    */
-  private absorb(diff: ViewDiff): ChangeKind | undefined {
+  private absorb(diff: ViewDiff): { kind: ChangeKind; services: Set<string> } | undefined {
     for (const problem of diff.problems) this.emit('problem', problem);
     let relevant = false;
     let urgent = false;
-    const joining = new Set<string>();
+    /** New records by service. */
+    const joining = new Map<string, Set<string>>();
+    const touched = new Set<string>();
     for (const record of diff.removed) {
+      this.poolChanged(record.service);
+      touched.add(record.service);
       this.services.get(record.service)?.delete(recordId(record));
       this.scheduler?.remove(recordId(record));
       relevant ||= this.wanted(record.service);
@@ -291,10 +355,13 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     }
     for (const record of diff.upserted) {
       const id = recordId(record);
+      this.poolChanged(record.service);
+      touched.add(record.service);
       let forService = this.services.get(record.service);
       if (!forService) this.services.set(record.service, (forService = new Map()));
       if (forService.has(id)) urgent ||= this.wanted(record.service);
-      else joining.add(record.service);
+      else if (joining.has(record.service)) joining.get(record.service)!.add(id);
+      else joining.set(record.service, new Set([id]));
       forService.set(id, record);
       const allowed = !this.options.allow || this.options.allow(record);
       const wanted = this.wanted(record.service) && allowed;
@@ -317,35 +384,43 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
       }
     }
     if (!relevant) return undefined;
-    if (urgent) return 'change';
-    // A new record that changes what is served (with --health off, or into a
-    // pool not checked yet) applies as any change; one that waits for its
-    // first check changes nothing yet and goes with the joins.
-    for (const service of joining) if (this.membersChange(service) !== undefined) return 'change';
-    return 'join';
+    if (urgent) return { kind: 'change', services: touched };
+    // With --health off a new record is served at once and applies as any
+    // change. With health checks it only adds capacity to a pool that serves
+    // (it waits for its first check, or joins a pool still served unchecked)
+    // and goes with the joins — even while joins of its siblings wait (the
+    // pool then differs from the applied one by those joins only). Into an
+    // empty pool it is a change: a first endpoint serves at once.
+    for (const [service, ids] of joining) {
+      const now = this.poolOf(service);
+      const kind = this.membersChange(service, now);
+      if (kind === 'change' || (kind === 'join' && !this.options.health.enabled && now?.members.some((r) => ids.has(recordId(r))))) return { kind: 'change', services: touched };
+    }
+    return { kind: 'join', services: touched };
   }
 
   /**
    * How the service's pool now differs from the last applied view's: not at
-   * all (undefined), only by members added to a pool that served healthy
-   * members ('join'), or otherwise ('change').
+   * all (undefined), only by members added to a pool that served ('join'), or
+   * otherwise ('change'). A member left out only because the pool now has
+   * passing members (it was served unchecked and has not been checked yet) is
+   * no loss: it has not failed, and comes back when it passes — containers
+   * started together pass one by one, and the first pass must not cost a
+   * reload of its own.
    */
-  private membersChange(service: string): ChangeKind | undefined {
+  private membersChange(service: string, now = this.poolOf(service)): ChangeKind | undefined {
     if (!this.wanted(service)) return undefined;
-    const applied = this.lastView?.pools.find((p) => p.service === service);
+    // Nothing about the service changed since: the next view takes this pool as it is.
+    if (this.dirtyPools !== 'all' && this.dirtyPools.has(service)) this.prebuilt.set(service, now);
+    const applied = this.appliedPools.get(service);
     if (!applied) return 'change';
-    const policy = this.options.health.enabled ? healthPolicy(this.options.health.failOpen ?? true) : allMembersPolicy;
-    const records = [...(this.services.get(service)?.values() ?? [])];
-    const now = buildPoolView(
-      { records, health: (id) => this.healthOf(id), revision: this.revision, stableForMs: 0 },
-      { policy, services: [service], ...(this.options.allow ? { allow: this.options.allow } : {}) },
-    ).pools[0];
     const key = (r: ServiceRecord) => `${r.instance}@${r.host}:${r.port}`;
     const before = new Set((applied.members ?? []).map(key));
     const after = new Set((now?.members ?? []).map(key));
     if (now?.failOpen === applied.failOpen && before.size === after.size && [...before].every((k) => after.has(k))) return undefined;
-    const grows = !applied.failOpen && !now?.failOpen && before.size > 0 && [...before].every((k) => after.has(k));
-    return grows ? 'join' : 'change';
+    const unchecked = new Set((now?.endpoints ?? []).filter((e) => e.health === 'unknown').map((e) => key(e.record)));
+    const joinsOnly = !applied.failOpen && !now?.failOpen && before.size > 0 && after.size > 0 && [...before].every((k) => after.has(k) || unchecked.has(k));
+    return joinsOnly ? 'join' : 'change';
   }
 
   private wanted(service: string): boolean {
@@ -369,6 +444,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     if (outputs.length === 0) return;
     const view = this.currentView();
     this.lastView = view;
+    this.appliedPools = new Map(view.pools.map((p) => [p.service, p]));
     const nowFailOpen = new Set(view.pools.filter((p) => p.failOpen).map((p) => p.service));
     for (const s of nowFailOpen) if (!this.failOpen.has(s)) this.emit('failOpen', s, true);
     for (const s of this.failOpen) if (!nowFailOpen.has(s)) this.emit('failOpen', s, false);
@@ -389,6 +465,12 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
         }
       }),
     );
+    // After the first apply, while lbsync waits: the HTTP checker loads now,
+    // so the first check of the first new endpoint does not wait for it.
+    if (!this.warmed) {
+      this.warmed = true;
+      setImmediate(() => this.scheduler?.warm());
+    }
   }
 
   private reportWarnings(output: string, warnings: string[]): void {

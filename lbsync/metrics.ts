@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { NginxReloadError, NginxValidationError } from './errors.js';
 import type { LbSync } from './lbsync.js';
 import type { Elbv2Output } from './elbv2/elbv2-output.js';
+import type { ServicePool } from './output.js';
 
 /** Metric names lbsync exports (documented in the README table). */
 export const LBSYNC_METRICS = {
@@ -93,16 +94,26 @@ export class LbsyncMetrics {
       if (err instanceof NginxValidationError) failedValidations.inc({ output });
       else if (err instanceof NginxReloadError) failedReloads.inc({ output, rolled_back: String(err.rolledBack) });
     });
+    // lbsync hands an unchanged service the same pool object in every view: only changed pools are counted again.
+    const counted = new Map<string, ServicePool>();
     daemon.on('view', (view) => {
-      endpoints.reset();
-      members.reset();
-      failOpen.reset();
+      const present = new Set<string>();
       for (const pool of view.pools) {
+        present.add(pool.service);
+        if (counted.get(pool.service) === pool) continue;
+        counted.set(pool.service, pool);
         const counts = { passing: 0, failing: 0, unknown: 0 };
         for (const e of pool.endpoints) counts[e.health]++;
         for (const [state, n] of Object.entries(counts)) endpoints.set({ service: pool.service, state }, n);
         members.set({ service: pool.service }, pool.members.length);
         failOpen.set({ service: pool.service }, pool.failOpen ? 1 : 0);
+      }
+      for (const service of counted.keys()) {
+        if (present.has(service)) continue;
+        counted.delete(service);
+        for (const state of ['passing', 'failing', 'unknown']) endpoints.remove({ service, state });
+        members.remove({ service });
+        failOpen.remove({ service });
       }
     });
     daemon.on('disconnected', () => disconnects.inc({ peer: 'etcd' }));

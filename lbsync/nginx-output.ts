@@ -85,6 +85,8 @@ export class NginxOutput implements Output {
   private readonly quarantine: ServiceQuarantine;
   /** Owned-file mode: each service's blocks as nginx last accepted them. */
   private readonly lastGood = new Map<string, ServiceBlocks>();
+  /** Owned-file mode: each pool's blocks as last rendered (see renderPool). */
+  private readonly rendered = new WeakMap<ServicePool, { extraKey: string; blocks: ServiceBlocks | undefined; problems: RenderProblem[] }>();
   /** What start() could not read (reported with every apply, so logged once). */
   private readonly startProblems: string[] = [];
   private user: UserUpstreams = { names: new Map(), references: new Set(), errors: [] };
@@ -118,7 +120,7 @@ export class NginxOutput implements Output {
       }
       this.scanUserConfig();
     }
-      if (this.options.nginxMode === 'dynamic') await this.startDynamic();
+    if (this.options.nginxMode === 'dynamic') await this.startDynamic();
   }
 
   /** Checks that nginx loads the Lua module (owned file: by testing the glue), then starts the dynamic mode. */
@@ -148,6 +150,11 @@ export class NginxOutput implements Output {
       }
     }
     this.dynamic = dynamic;
+  }
+
+  /** Dynamic mode: the service's endpoints go into the Lua balancer (no reload) while nginx runs the confirmed structure. */
+  pushesEndpoints(service: string): boolean {
+    return this.dynamic?.pushes(service) ?? false;
   }
 
   /** The endpoint-set version nginx confirmed holding (dynamic mode). */
@@ -291,12 +298,33 @@ export class NginxOutput implements Output {
         else if (placeholder) blocks.push({ ...placeholder, servers: [] });
         continue;
       }
-      const b = renderService(pool, render, problems);
+      const b = this.renderPool(pool, render, problems);
       if (!b) continue;
       blocks.push(b);
       fresh.push(b);
     }
     return { ...assembleOwned(blocks), upstreams: blocks.map((b) => b.service), problems, fresh };
+  }
+
+  /**
+   * renderService, kept per pool object: lbsync hands an unchanged service
+   * the same pool object in every view, so a render redoes only the services
+   * that changed (and those whose extra lines, dynamic mode's balancer
+   * version, changed).
+   */
+  private renderPool(pool: ServicePool, render: RenderOptions, problems: RenderProblem[]): ServiceBlocks | undefined {
+    const extra = render.upstreamExtra?.(pool.service) ?? [];
+    const extraKey = extra.join('\n');
+    const known = this.rendered.get(pool);
+    if (known && known.extraKey === extraKey) {
+      problems.push(...known.problems);
+      return known.blocks;
+    }
+    const own: RenderProblem[] = [];
+    const blocks = renderService(pool, { ...render, upstreamExtra: () => extra }, own);
+    this.rendered.set(pool, { extraKey, blocks, problems: own });
+    problems.push(...own);
+    return blocks;
   }
 
   /** A service named like one of the user's own upstreams is never rendered; it is reported as quarantined until the clash goes. */

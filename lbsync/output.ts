@@ -67,6 +67,13 @@ export interface Output {
    * new endpoint is served as soon as it passes.
    */
   readonly settlesJoins?: boolean;
+  /**
+   * Whether a change of this service's endpoints is applied without a reload
+   * (dynamic nginx pushes it into its Lua balancer). When every output says
+   * so, lbsync applies such a change as soon as no apply runs instead of
+   * batching it (an `endpoint` change, see ChangeKind). Unset means no.
+   */
+  pushesEndpoints?(service: string): boolean;
   /** For `--dry-run`: what apply(view) would write or call, as text, touching nothing. */
   preview?(view: PoolView): Promise<string>;
   close(): Promise<void>;

@@ -20,6 +20,30 @@ export interface DurationBounds {
   step?: { ms: number; why: string };
 }
 
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/**
+ * The range of each duration flag, by name, wherever it appears (and the
+ * same setting in lbsync's --config file): what the daemon can honour and
+ * what is sane. Any other duration flag is capped at
+ * Node's timer limit (MAX_TIMER_MS), past which timers fire at once.
+ */
+export const DURATION_BOUNDS: Readonly<Record<string, DurationBounds>> = {
+  '--ttl': { min: 1000, max: 24 * HOUR, step: { ms: 1000, why: 'etcd leases count in whole seconds' } },
+  '--resync': { min: 1000, max: 24 * HOUR },
+  '--flap-window': { min: 1000, max: 24 * HOUR },
+  '--flap-hold': { max: 24 * HOUR },
+  '--confirm-timeout': { min: 100, max: 10 * MINUTE },
+  '--timeout': { min: 1, max: 10 * MINUTE },
+  // As a record's check.interval / check.timeout.
+  '--interval': { min: 100, max: HOUR },
+  '--health-interval': { min: 100, max: HOUR },
+  '--health-timeout': { min: 100, max: HOUR },
+  // lbsync --config upstreams.NAME.fail-timeout (the Lua balancer and the file hold whole seconds).
+  'fail-timeout': { min: 1000, max: HOUR, step: { ms: 1000, why: "beacon hands nginx's fail_timeout whole seconds" } },
+};
+
 /**
  * Parses a duration such as `250ms`, `5s`, `1.5m` or `1h` into milliseconds.
  * A bare number is refused: the unit is never guessed. So is a value finer

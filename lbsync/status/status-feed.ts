@@ -1,5 +1,6 @@
 import type { Elbv2Output } from '../elbv2/elbv2-output.js';
 import type { LbSync } from '../lbsync.js';
+import type { PoolView } from '../output.js';
 import type { StatusModel } from './status-model.js';
 
 /**
@@ -8,9 +9,28 @@ import type { StatusModel } from './status-model.js';
  * first view is seen.
  */
 export function feedStatus(model: StatusModel, daemon: LbSync, elbv2?: Elbv2Output): void {
-  daemon.on('view', (view) => model.onView(view));
-  daemon.on('applied', (output, outcome) => model.onApplied(output, outcome));
-  daemon.on('rejected', (output, err) => model.onRejected(output, err));
+  // lbsync emits a view right before its outputs apply it; the model's
+  // bookkeeping (every endpoint of every service) waits until the apply is
+  // on its way, so a status page never delays a push. It is caught up before
+  // the apply's outcome is recorded.
+  let pendingView: PoolView | undefined;
+  const catchUp = () => {
+    const view = pendingView;
+    pendingView = undefined;
+    if (view) model.onView(view);
+  };
+  daemon.on('view', (view) => {
+    if (!pendingView) setImmediate(catchUp);
+    pendingView = view;
+  });
+  daemon.on('applied', (output, outcome) => {
+    catchUp();
+    model.onApplied(output, outcome);
+  });
+  daemon.on('rejected', (output, err) => {
+    catchUp();
+    model.onRejected(output, err);
+  });
   daemon.on('warning', (output, message) => model.onWarning(output, message));
   daemon.on('problem', (p) => model.onProblem(p.key, p.reason));
   daemon.on('health', (id, state, result) => model.onHealth(id, state, result));

@@ -1,7 +1,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { ApplyOutcome, PoolView } from '../../output.js';
+import type { ApplyOutcome, PoolView, ServicePool } from '../../output.js';
 import type { Activation } from '../activator.js';
 import type { UpstreamOptions } from '../upstream-options.js';
 import { ControlClient, ensureSecret } from './control-client.js';
@@ -46,14 +46,23 @@ export class DynamicUpstreams {
   /** Per dynamic service: the version its set got and the set's key. */
   private readonly pushed = new Map<string, { version: number; key: string }>();
   private lastVersion = 0;
+  private readonly derived = new WeakMap<ServicePool, Derived>();
   /** The version nginx confirmed holding, and the structure it runs; undefined until confirmed. */
   private confirmed: { version: number; structure: string } | undefined;
   private lastView: PoolView | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Writes of the live file (installs after pushes, activations), one at a
+   * time. A push never waits for them: an install runs `nginx -t` on the
+   * whole file, and the next change must not queue behind that.
+   */
+  private fileWrites: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private pendingInstall: string | undefined;
   private installTimer: NodeJS.Timeout | undefined;
   private readonly installDelayMs = 100;
+  /** How long the last install took, and when it ended (performance.now()). */
+  private lastInstall: { ms: number; endedAt: number } | undefined;
   /** Consecutive applies that failed or ended unconfirmed; the watcher retries them with backoff. */
   private failures = 0;
   private retryAt = 0;
@@ -81,6 +90,8 @@ export class DynamicUpstreams {
     if (this.timer) clearInterval(this.timer);
     if (this.installTimer) clearTimeout(this.installTimer);
     await this.queue;
+    await this.fileWrites;
+    this.client?.close();
     const pending = this.pendingInstall;
     this.pendingInstall = undefined;
     if (pending !== undefined) await this.host.install(pending).catch(() => undefined);
@@ -89,6 +100,11 @@ export class DynamicUpstreams {
   /** The http-level glue with no structure signature (the start-up probe for the Lua module). */
   glue(): string[] {
     return renderGlue(this.paths, '');
+  }
+
+  /** Whether an endpoint change of `service` would be a push: nginx runs the confirmed structure and serves the service from the dict (the Lua side can serve it). */
+  pushes(service: string): boolean {
+    return this.confirmed !== undefined && this.pushed.has(service);
   }
 
   /** What nginx last confirmed (status page, metrics). */
@@ -120,18 +136,21 @@ export class DynamicUpstreams {
     this.lastView = view;
     const warnings: string[] = [];
     const sets = new Map<string, PeerSet>();
+    const keys = new Map<string, string>();
     const fixed = new Set<string>();
     for (const pool of view.pools) {
-      const e = eligibility(pool, this.host.optionsFor(pool.service), this.host.userMethod?.(pool.service));
-      if (e.dynamic) sets.set(pool.service, peerSetOf(pool, this.host.optionsFor(pool.service)));
-      else fixed.add(pool.service);
+      const d = this.derive(pool);
+      if (d.set) {
+        sets.set(pool.service, d.set);
+        keys.set(pool.service, d.key);
+      } else fixed.add(pool.service);
       // lbsync logs warnings as "skipped <text>".
-      if (!e.dynamic) warnings.push(`dynamic updates for ${pool.service}: its endpoint changes reload nginx (${e.reason})`);
+      if (!d.set) warnings.push(`dynamic updates for ${pool.service}: its endpoint changes reload nginx (${d.reason})`);
     }
     const version = Math.max(this.lastVersion + 1, Date.now());
     const changed = new Map<string, { version: number; set: PeerSet }>();
     const track = (service: string, set: PeerSet) => {
-      const key = setKey(set);
+      const key = keys.get(service) ?? setKey(set);
       if (this.pushed.get(service)?.key === key) return;
       this.pushed.set(service, { version, key });
       changed.set(service, { version, set });
@@ -189,7 +208,7 @@ export class DynamicUpstreams {
     // newer than anything in the dict, so nginx serves them right after the reload.
     if (this.host.mode === 'edit') await this.writeEditGlue(glue);
     this.pendingInstall = undefined; // the activation writes a newer text
-    const result = await this.host.activate(rendered.text);
+    const result = await this.writeFile(() => this.host.activate(rendered.text));
     try {
       if (result.reloaded) await this.waitForStructure(structure);
       await this.pushAndConfirm(version, new Map([...sets].map(([s, set]) => [s, { version: this.pushed.get(s)!.version, set }])), structure);
@@ -202,11 +221,27 @@ export class DynamicUpstreams {
     return { changed: result.reloaded, reloaded: result.reloaded, ...(this.confirmed ? { nginxVersion: this.confirmed.version } : {}), detail, warnings };
   }
 
+  /**
+   * A pool's eligibility and set, kept per pool object: lbsync hands an
+   * unchanged service the same pool object in every view, so an apply
+   * derives only the services that changed.
+   */
+  private derive(pool: ServicePool): Derived {
+    const userMethod = this.host.userMethod?.(pool.service);
+    const known = this.derived.get(pool);
+    if (known && known.userMethod === userMethod) return known;
+    const opts = this.host.optionsFor(pool.service);
+    const e = eligibility(pool, opts, userMethod);
+    const set = e.dynamic ? peerSetOf(pool, opts) : undefined;
+    const d: Derived = set ? { userMethod, set, key: setKey(set) } : { userMethod, reason: e.dynamic ? '' : e.reason };
+    this.derived.set(pool, d);
+    return d;
+  }
+
   /** Pushes `sets` as `version` and reads the version back; nginx must also run `structure`. */
   private async pushAndConfirm(version: number, sets: ReadonlyMap<string, { version: number; set: PeerSet }>, structure: string): Promise<void> {
     const client = this.client!;
-    await client.push(encodePush(version, sets));
-    let state = await client.state();
+    let state = await client.push(encodePush(version, sets));
     if (state.version !== version) throw new Error(`nginx holds version ${state.version} after pushing ${version}`);
     // The dict is shared by every worker generation, but the structure is the
     // answering worker's: for ≥ 100 ms after a reload old workers still accept.
@@ -252,22 +287,39 @@ export class DynamicUpstreams {
   /**
    * Writes the file after a push, off the push's path: the next change is not
    * held up by `nginx -t`, and a burst of pushes is one write. The file lags
-   * the dict by at most `installDelayMs`; a restart in that gap starts with
-   * the set before and lbsync pushes the current one within a poll.
+   * the dict by `installDelayMs`, and under churn by at most
+   * INSTALL_SPACING × the last install's duration: `nginx -t` of a large
+   * file costs a third of a second of CPU at 20,000 servers, and installs
+   * back to back would keep a core busy for a file only a restart reads. A
+   * restart in that gap starts with the set before, and lbsync pushes the
+   * current one within a poll.
    */
   private scheduleInstall(text: string): void {
     this.pendingInstall = text;
     if (this.installTimer) return;
+    const spacing = this.lastInstall ? this.lastInstall.endedAt + INSTALL_SPACING * this.lastInstall.ms - performance.now() : 0;
     this.installTimer = setTimeout(() => {
       this.installTimer = undefined;
-      const run = this.queue.then(async () => {
+      this.writeFile(async () => {
         const pending = this.pendingInstall;
         this.pendingInstall = undefined;
-        if (pending !== undefined) await this.host.install(pending);
-      });
-      this.queue = run.catch((err: unknown) => this.onRepush(err instanceof Error ? err : new Error(String(err))));
-    }, this.installDelayMs);
+        if (pending === undefined) return;
+        const started = performance.now();
+        try {
+          await this.host.install(pending);
+        } finally {
+          this.lastInstall = { ms: performance.now() - started, endedAt: performance.now() };
+        }
+      }).catch((err: unknown) => this.onRepush(err instanceof Error ? err : new Error(String(err))));
+    }, Math.max(this.installDelayMs, spacing));
     this.installTimer.unref();
+  }
+
+  /** Runs `write` after every earlier write of the live file. */
+  private writeFile<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.fileWrites.then(write);
+    this.fileWrites = run.catch(() => undefined);
+    return run;
   }
 
   private async writeEditGlue(glue: string[]): Promise<void> {
@@ -276,6 +328,11 @@ export class DynamicUpstreams {
   }
 }
 
+/** Installs under churn are spaced by this many times the last one's duration (at most a fifth of the time in `nginx -t`). */
+const INSTALL_SPACING = 4;
+
+/** What applyNow derives from one pool: its set and the set's key, or why the Lua side cannot serve it. */
+type Derived = { userMethod: string | undefined } & ({ set: PeerSet; key: string; reason?: undefined } | { set?: undefined; key?: undefined; reason: string });
 
 async function writeAtomic(path: string, text: string): Promise<void> {
   const staged = `${path}.beacon-staged.${process.pid}`;

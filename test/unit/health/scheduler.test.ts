@@ -194,9 +194,12 @@ describe('health scheduler', () => {
     scheduler.upsert('a', target(1), testSpec());
     await clock.advance(0);
     assert.equal(scheduler.state('a'), 'unknown');
-    await clock.advance(10 + 20 + 40);
+    await clock.advance(14);
+    assert.equal(scheduler.state('a'), 'unknown');
+    assert.equal(checker.calls.length, 3, 'retried after 5 ms, twice');
+    await clock.advance(1);
     assert.equal(scheduler.state('a'), 'passing');
-    assert.equal(checker.calls.length, 4, 'retried after 10, 20 and 40 ms');
+    assert.equal(checker.calls.length, 4, 'and again after half the time since the first check (10 ms): 5 ms');
     assert.deepEqual(seen.changes, [['a', 'unknown', 'passing']], 'never reported failing');
     await scheduler.stop();
   });
@@ -219,7 +222,8 @@ describe('health scheduler', () => {
     // Under load: four checks in a row time out (500 ms each), the fifth passes.
     const { clock, scheduler, seen, checker } = setup((_port, n) => (n < 4 ? 'timeout' : true));
     scheduler.upsert('a', target(1), testSpec({ intervalMs: 1000, timeoutMs: 500, fall: 3, rise: 2 }));
-    await clock.advance(2000);
+    // Checks start at 0, 505, 1255 and 2005 ms (retries 5 ms, then a quarter interval, after each timeout).
+    await clock.advance(2600);
     assert.equal(scheduler.state('a'), 'unknown', 'still starting, past its 1 s grace');
     assert.equal(checker.calls.length, 4);
     await clock.advance(200);
@@ -232,8 +236,8 @@ describe('health scheduler', () => {
     // Six timeouts, then passes; rise 3 would take three intervals for an endpoint coming back.
     const { clock, scheduler, seen } = setup((_port, n) => (n < 6 ? 'timeout' : true));
     scheduler.upsert('a', target(1), testSpec({ intervalMs: 1000, timeoutMs: 500, fall: 3, rise: 3 }));
-    // Two timeouts within the 1 s grace, three more after it kept unknown; the sixth counts (at 3.31 s).
-    await clock.advance(3300);
+    // Two timeouts within the 1 s grace, three more after it kept unknown; the sixth counts (at 4.005 s).
+    await clock.advance(4000);
     assert.equal(scheduler.state('a'), 'unknown');
     await clock.advance(10);
     assert.equal(scheduler.state('a'), 'failing');

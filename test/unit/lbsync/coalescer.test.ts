@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Coalescer, JOIN_SETTLE_MS, parseWait } from '../../../lbsync/index.js';
+import { Coalescer, JOIN_HOLD_MAX_MS, JOIN_SETTLE_MAX_MS, JOIN_SETTLE_MS, parseWait } from '../../../lbsync/index.js';
 import { parseDuration } from '../../../registry/index.js';
 import { FakeClock } from '../../harness/fake-clock.js';
 
@@ -16,6 +16,14 @@ function setup(applyMs = 10, window = { minMs: 50, maxMs: 1000 }) {
     clock,
   );
   return { clock, starts, c };
+}
+
+/** `count` joins, `gapMs` apart (the clock stands `gapMs` after the last). */
+async function joinsEvery(gapMs: number, count: number, c: Coalescer, clock: FakeClock): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    c.notify('join');
+    await clock.advance(gapMs);
+  }
 }
 
 describe('lbsync coalescer', () => {
@@ -155,39 +163,70 @@ describe('lbsync coalescer', () => {
     assert.deepEqual(starts, [JOIN_SETTLE_MS]);
   });
 
-  it('takes joins that arrive less than JOIN_SETTLE_MS apart as one burst: one apply after the last', async () => {
+  it('takes joins that arrive close together as one burst: one apply, JOIN_SETTLE_MAX_MS after the last', async () => {
     const { clock, starts, c } = setup(10);
     // 20 containers passing their first check 30 ms apart (gaps a MIN of 50 ms would not bridge, were they changes).
-    for (let i = 0; i < 20; i++) {
-      c.notify('join');
-      await clock.advance(30);
-    }
+    await joinsEvery(30, 20, c, clock);
     await clock.advance(2000);
-    assert.deepEqual(starts, [570 + JOIN_SETTLE_MS]);
+    assert.deepEqual(starts, [570 + JOIN_SETTLE_MAX_MS]);
   });
 
-  it('never lets a join wait longer than MAX', async () => {
+  it('widens the settle window with each join of a burst, so its gaps do not each cost an apply', async () => {
     const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 1000 });
-    for (let i = 0; i < 30; i++) {
+    // dockerd starting 50 containers at once: gaps of up to ~650 ms between first checks, for seconds.
+    const gaps = [100, 150, 300, 600, 250, 650, 400, 550, 650, 300];
+    let t = 0;
+    c.notify('join');
+    for (const gap of gaps) {
+      await clock.advance(gap);
+      t += gap;
       c.notify('join');
-      await clock.advance(100);
     }
-    await clock.advance(2000);
-    // Joins every 100 ms never settle: MAX after the first waiting one, each time.
-    assert.deepEqual(starts, [1000, 2000, 3000]);
+    await clock.advance(5000);
+    // The window is 200, 400, 600 ms after the first three joins, then 700: each gap falls inside it.
+    assert.deepEqual(starts, [t + JOIN_SETTLE_MAX_MS], `applies at ${starts.join(',')} (last join at ${t})`);
   });
 
-  it('applies joins alone at most once per MAX, however far apart they come', async () => {
+  it('applies a lone join, and the first of a new burst, after JOIN_SETTLE_MS', async () => {
+    const { clock, starts, c } = setup(10);
+    c.notify('join');
+    await clock.advance(1000);
+    assert.deepEqual(starts, [JOIN_SETTLE_MS]);
+    c.notify('join'); // 1000 ms later: more than JOIN_SETTLE_MAX_MS, a new burst
+    await clock.advance(1000);
+    assert.deepEqual(starts, [JOIN_SETTLE_MS, 1000 + JOIN_SETTLE_MS]);
+  });
+
+  it('holds joins no longer than JOIN_HOLD_MAX_MS while their burst goes on', async () => {
     const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 1000 });
-    // A burst on a loaded host: a join every 300 ms for 3 s, each past JOIN_SETTLE_MS.
-    for (let i = 0; i < 10; i++) {
-      c.notify('join');
-      await clock.advance(300);
+    // A join every 100 ms for 12 s never settles.
+    await joinsEvery(100, 120, c, clock);
+    await clock.advance(5000);
+    assert.equal(starts.length, 3, `applies at ${starts.join(',')}`);
+    assert.equal(starts[0], JOIN_HOLD_MAX_MS);
+    assert.ok(starts[1]! - starts[0]! <= JOIN_HOLD_MAX_MS + 100, `applies at ${starts.join(',')}`);
+    assert.equal(starts[2], 11_900 + JOIN_SETTLE_MAX_MS, 'the last once the burst settled');
+  });
+
+  it('holds joins up to MAX instead when MAX is longer than JOIN_HOLD_MAX_MS', async () => {
+    const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 8000 });
+    await joinsEvery(100, 100, c, clock);
+    await clock.advance(5000);
+    assert.deepEqual(starts, [8000, 9900 + JOIN_SETTLE_MAX_MS]);
+  });
+
+  it('a change that comes while a join waits counts MAX from itself, not from the join', async () => {
+    const { clock, starts, c } = setup(10, { minMs: 50, maxMs: 300 });
+    c.notify();
+    await clock.advance(20);
+    c.notify('join'); // waits from 20
+    await clock.advance(20);
+    // From 40, changes every 10 ms never leave MIN of quiet: MAX forces an apply 300 ms after the first of them.
+    for (let i = 0; i < 40; i++) {
+      c.notify();
+      await clock.advance(10);
     }
-    await clock.advance(3000);
-    for (let i = 1; i < starts.length; i++) assert.ok(starts[i]! - starts[i - 1]! >= 1000, `applies at ${starts.join(',')}`);
-    assert.ok(starts.length <= 4, `applies at ${starts.join(',')}`);
-    assert.ok(starts.at(-1)! <= 2700 + 1000, 'the last join waited at most MAX');
+    assert.deepEqual(starts.slice(0, 2), [0, 340]);
   });
 
   it('a change applies at once as before and takes waiting joins along', async () => {

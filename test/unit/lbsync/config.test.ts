@@ -64,6 +64,16 @@ upstreams:
     assert.throws(() => parseConfig('status-port: 70000', 'yaml'), /status-port/);
   });
 
+  it('holds durations to the ranges their flags have, refusing (never rounding) what cannot be honoured', () => {
+    assert.throws(() => parseConfig('health-interval: 10ms', 'yaml'), /health-interval: must be at least 100ms/);
+    assert.throws(() => parseConfig('resync: 30d', 'yaml'), /resync/);
+    assert.throws(() => parseConfig('resync: 48h', 'yaml'), /resync.*at most 24h/);
+    assert.throws(() => parseConfig('upstreams: { web: { health: { timeout: 2h } } }', 'yaml'), /timeout.*at most 1h/);
+    assert.throws(() => parseConfig('upstreams: { web: { fail-timeout: 1500ms } }', 'yaml'), /fail-timeout.*multiple of 1s/);
+    assert.equal(parseConfig('upstreams: { web: { fail-timeout: 2s } }', 'yaml').upstreams!.web!.failTimeoutS, 2);
+    assert.equal(parseConfig('health-interval: 250ms', 'yaml').healthInterval, 250);
+  });
+
   it('filters endpoints by --allowed-networks', () => {
     const allow = allowedNetworks(['10.0.0.0/8', 'fd00::/8']);
     const r = (host: string) => ({ service: 'web', instance: 'i', host, port: 80 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import { HealthScheduler } from '../../../health/index.js';
-import { LbSync, type ApplyOutcome, type LbSyncEvents, type LbSyncOptions, type Output, type PoolView } from '../../../lbsync/index.js';
+import { buildPoolView, healthPolicy, LbSync, type ApplyOutcome, type LbSyncEvents, type LbSyncOptions, type Output, type PoolView } from '../../../lbsync/index.js';
 import type { KvChange, PrefixWatcherEvents, ResyncReason } from '../../../registry/index.js';
 import { FakeClock, ScriptedChecker } from '../health/fakes.js';
 
@@ -55,14 +55,24 @@ function rec(id: string, host = '127.0.0.1', port = 8000): Record<string, unknow
   return { service, instance, host, port };
 }
 
-/** An output that keeps every view it is given; `fail` makes its applies reject, `warnings` are returned with each. */
+/** An output that keeps every view it is given; `fail` makes its applies reject, `warnings` are returned with each; `settlesJoins` as a reload-mode nginx. */
 class RecordingOutput implements Output {
   readonly calls: string[] = [];
   readonly views: PoolView[] = [];
   fail: Error | undefined;
   warnings: string[] = [];
 
-  constructor(readonly name: string) {}
+  /** Services whose endpoint changes this output takes without a reload (dynamic nginx). */
+  pushes = new Set<string>();
+
+  constructor(
+    readonly name: string,
+    readonly settlesJoins = false,
+  ) {}
+
+  pushesEndpoints(service: string): boolean {
+    return this.pushes.has(service);
+  }
 
   async start(): Promise<void> {
     this.calls.push('start');
@@ -98,11 +108,11 @@ const noEtcd = new Proxy({}, {
 
 type Seen = { [K in keyof LbSyncEvents]: LbSyncEvents[K][] };
 
-function setup(options: { initial?: Record<string, unknown>; outputs?: string[] } & Omit<Partial<LbSyncOptions>, 'outputs'> = {}) {
-  const { initial, outputs: names = ['out'], ...extra } = options;
+function setup(options: { initial?: Record<string, unknown>; outputs?: string[]; settlesJoins?: boolean } & Omit<Partial<LbSyncOptions>, 'outputs'> = {}) {
+  const { initial, outputs: names = ['out'], settlesJoins = false, ...extra } = options;
   const clock = options.clock instanceof FakeClock ? options.clock : new FakeClock();
   const source = new HandFedSource(initial);
-  const outputs = names.map((n) => new RecordingOutput(n));
+  const outputs = names.map((n) => new RecordingOutput(n, settlesJoins));
   const lb = new LbSync({ client: noEtcd, prefix: '/services', source, outputs, wait: { minMs: 50, maxMs: 1000 }, health: { enabled: false }, ...extra, clock });
   const seen = {} as Seen;
   for (const event of ['applied', 'rejected', 'problem', 'warning', 'health', 'failOpen', 'resynced', 'disconnected', 'view'] as const) {
@@ -271,13 +281,33 @@ describe('lbsync: LbSync (hand-fed records, recording outputs, fake clock)', () 
     assert.deepEqual(out.calls, ['start', 'apply', 'close'], 'and was not applied');
   });
 
+  it('applies an endpoint change every output pushes without waiting for MIN; a new service still waits', async () => {
+    const { clock, source, out, lb } = setup({ initial: { 'web/a': rec('web/a') } });
+    out.pushes.add('web');
+    await lb.start();
+    await clock.advance(100);
+    source.put('web/b', rec('web/b'));
+    await clock.advance(0);
+    assert.equal(out.views.length, 2);
+    source.put('web/c', rec('web/c')); // right after an apply: a reload would wait MIN, a push need not
+    await clock.advance(0);
+    assert.equal(out.views.length, 3, 'applied at once');
+    assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['a', 'b', 'c']);
+    source.put('api/x', rec('api/x')); // a new service is a structural change: batched as before
+    await clock.advance(10);
+    assert.equal(out.views.length, 3, 'a new service right after an apply waits for MIN');
+    await clock.advance(100);
+    assert.equal(out.views.length, 4);
+    await lb.stop();
+  });
+
   describe('with health checks (scripted checker on the same fake clock)', () => {
     /** Port 8001 passes, 8002 fails; each check takes 100 ms, so results come after the first apply. */
-    function withHealth(initial: Record<string, unknown>) {
+    function withHealth(initial: Record<string, unknown>, settlesJoins = false) {
       const clock = new FakeClock();
       const checker = new ScriptedChecker(clock, (port) => port !== 8002, 100);
       const scheduler = new HealthScheduler({ clock, checkers: { http: checker, https: checker, tcp: checker } });
-      const t = setup({ clock, initial, health: { enabled: true, scheduler, defaults: { kind: 'tcp', intervalMs: 1000, timeoutMs: 500, jitter: 0 } } });
+      const t = setup({ clock, initial, settlesJoins, health: { enabled: true, scheduler, defaults: { kind: 'tcp', intervalMs: 1000, timeoutMs: 500, jitter: 0 } } });
       return { ...t, scheduler };
     }
 
@@ -290,6 +320,85 @@ describe('lbsync: LbSync (hand-fed records, recording outputs, fake clock)', () 
       assert.deepEqual(members(out.last, 'web'), ['ok@127.0.0.1:8001']);
       assert.ok(seen.health.some(([id, state]) => id === 'web/ok' && state === 'passing'));
       assert.equal(out.last!.pools[0]!.endpoints.length, 2, 'the failing endpoint is still shown, just not routed to');
+      await lb.stop();
+      await scheduler.stop();
+    });
+
+    it('rebuilds only the pools that changed: the others keep their object, and every view equals a full build', async () => {
+      const records: Record<string, Record<string, unknown>> = {};
+      for (let i = 0; i < 12; i++) records[`s${i % 4}/e${i}`] = rec(`s${i % 4}/e${i}`, '127.0.0.1', 8001 + (i % 2));
+      const { clock, source, out, lb, scheduler } = withHealth({ ...records });
+      await lb.start();
+      await clock.advance(5000);
+      let random = 7;
+      let kept = 0;
+      const next = (n: number) => (random = (random * 48271) % 2147483647) % n;
+      for (let round = 0; round < 40; round++) {
+        const before = out.last!;
+        const id = `s${next(5)}/e${next(16)}`;
+        if (next(3) === 0) {
+          delete records[id];
+          source.delete(id);
+        } else {
+          records[id] = rec(id, '127.0.0.1', 8001 + next(2));
+          source.put(id, records[id]);
+        }
+        await clock.advance(next(2) ? 30 : 3000);
+        const full = buildPoolView(
+          { records: Object.values(records).map((r) => ({ ...r, host: String(r.host) }) as never), health: (i) => ({ state: scheduler.state(i) ?? 'unknown' }), revision: 0, stableForMs: 0 },
+          { policy: healthPolicy(true) },
+        );
+        const shape = (pools: PoolView['pools']) => JSON.stringify(pools.map((p) => ({ ...p, endpoints: p.endpoints.map((e) => `${e.record.instance}@${e.record.port}:${e.health}`), members: p.members.map((m) => m.instance) })));
+        assert.equal(shape(lb.currentView().pools), shape(full.pools), `round ${round}: the view equals a full build`);
+        const touched = id.split('/')[0];
+        for (const pool of out.last!.pools) {
+          const old = before.pools.find((p) => p.service === pool.service);
+          if (pool.service !== touched && old && out.last !== before && old.endpoints.every((e) => e.health === pool.endpoints.find((x) => x.record.instance === e.record.instance)?.health)) {
+            assert.equal(pool, old, `round ${round}: ${pool.service} was not touched and kept its pool object`);
+            kept++;
+          }
+        }
+      }
+      assert.ok(kept > 20, `untouched pools were compared (${kept})`);
+      await lb.stop();
+      await scheduler.stop();
+    });
+
+    it('in reload mode, new endpoints passing one by one into a serving pool become one apply, however their puts and passes interleave', async () => {
+      const { clock, source, out, lb, scheduler } = withHealth({ 'web/a': rec('web/a', '127.0.0.1', 8001) }, true);
+      await lb.start();
+      await clock.advance(1000);
+      assert.deepEqual(members(out.last, 'web'), ['a@127.0.0.1:8001'], 'a serves, and passed its check');
+      const applies = out.views.length;
+      // A container every 150 ms, each passing 100 ms after its put: every put comes while the join before it waits.
+      for (const name of ['b', 'c', 'd', 'e', 'f']) {
+        source.put(`web/${name}`, rec(`web/${name}`, `127.0.0.${name.charCodeAt(0) - 96}`, 8001));
+        await clock.advance(150);
+      }
+      await clock.advance(2000);
+      assert.deepEqual(members(out.last, 'web').map((m) => m.split('@')[0]), ['a', 'b', 'c', 'd', 'e', 'f']);
+      assert.equal(out.views.length - applies, 1, `one apply for the five joins, not one a put (${out.views.length - applies})`);
+      await lb.stop();
+      await scheduler.stop();
+    });
+
+    it("in reload mode, a new service's first endpoint serves at once, and siblings put before its first pass join without a shrink in between", async () => {
+      const clock = new FakeClock();
+      const checker = new ScriptedChecker(clock, () => true, 100);
+      const scheduler = new HealthScheduler({ clock, checkers: { http: checker, https: checker, tcp: checker } });
+      const { source, out, lb } = setup({ clock, services: ['web'], settlesJoins: true, health: { enabled: true, scheduler, defaults: { kind: 'tcp', intervalMs: 1000, timeoutMs: 500, jitter: 0 } } });
+      await lb.start();
+      await clock.advance(100);
+      source.put('web/a', rec('web/a', '127.0.0.1', 8001));
+      await clock.advance(40);
+      assert.deepEqual(members(out.last, 'web'), ['a@127.0.0.1:8001'], 'the first endpoint serves before its first check ends');
+      source.put('web/b', rec('web/b', '127.0.0.2', 8001)); // before a passes: the pool is still served unchecked
+      await clock.advance(3000);
+      assert.deepEqual(
+        out.views.map((v) => members(v, 'web').map((m) => m.split('@')[0]).join(',')),
+        ['', 'a', 'a,b'],
+        'a passing first left b out for a moment (it has not been checked yet), which is no reason for an apply',
+      );
       await lb.stop();
       await scheduler.stop();
     });
