@@ -167,8 +167,8 @@ function M.balance(service, file_version)
   if set then
     local state = balancer.get_last_failure()
     if state and ctx.beacon_peer then mark_failed(set, ctx.beacon_peer) end
-    -- A retry picks from the newest set: a push since the first try (the
-    -- failed peer's removal, in a rolling deploy) must not be retried around.
+    -- A retry picks from the newest set: a push since the first try (in a
+    -- rolling deploy, the failed peer's removal) knows better than the old set.
     local newer = current_set(service, set.version + 1)
     if newer and #newer.peers > 0 then
       set = newer
