@@ -341,6 +341,9 @@ async function main() {
     const listed = logLines(log).find((l) => /^listed \d+ records/.test(l.msg));
     const initialCpuMs = cpuMs(lbsync.pid);
     const initialRssMb = memMb(lbsync.pid, 'VmRSS');
+    // lbsync's high-water mark after each phase: read only at the end it would be the deploy's, not the sync's.
+    const peakRssMb: Record<string, number> = { initialSync: memMb(lbsync.pid, 'VmHWM') };
+    const initialPeakRssMb = peakRssMb.initialSync!;
     // Served, not just written: every service answers, and a round-robin sweep of svc00 meets every host.
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     for (let i = 0; i < shape.services; i++) {
@@ -352,7 +355,7 @@ async function main() {
     for (let i = 0; i < 3 * shape.hosts && seen.size < shape.hosts; i++) seen.add((await fetchVia(agent, listen[0]!)).split(' ')[2]?.split(':')[0] ?? '');
     agent.destroy();
     if (seen.size !== shape.hosts) throw new Error(`${3 * shape.hosts} requests to ${DEPLOYED} met ${seen.size} of ${shape.hosts} hosts`);
-    process.stderr.write(`initial sync: ${initialSyncMs} ms, lbsync ${initialCpuMs} ms CPU, ${initialRssMb} MB RSS; all ${shape.services} services answer, ${DEPLOYED} from all ${seen.size} hosts\n`);
+    process.stderr.write(`initial sync: ${initialSyncMs} ms, lbsync ${initialCpuMs} ms CPU, ${initialRssMb} MB RSS (peak ${initialPeakRssMb} MB); all ${shape.services} services answer, ${DEPLOYED} from all ${seen.size} hosts\n`);
 
     /* 2. steady state */
     await delay(3000); // lets the first sync's tail (status page, GC) settle
@@ -383,6 +386,7 @@ async function main() {
       expectedKeepalivesPerS: r1(shape.hosts / (ttl / 3)),
     };
     process.stderr.write(`steady state: ${JSON.stringify(steady)}\n`);
+    peakRssMb.steady = memMb(lbsync.pid, 'VmHWM');
 
     /* 3. a host lost */
     const lostAddr = `${hostAddress(lostHost)}:`;
@@ -405,6 +409,7 @@ async function main() {
       keepaliveStopToOutOfNginxMs: Date.parse(out.time!) - stopped.at,
     };
     process.stderr.write(`host lost: ${JSON.stringify(lost)}\n`);
+    peakRssMb.lostHost = memMb(lbsync.pid, 'VmHWM');
 
     /* 4. rolling deploy of svc00 on every remaining host */
     const remaining = [...Array(shape.hosts).keys()].filter((h) => h !== lostHost);
@@ -477,6 +482,7 @@ async function main() {
       failures: failures.slice(0, 20),
     };
     process.stderr.write(`deploy: ${JSON.stringify({ ...deploy, reloadMs: undefined, failures: undefined })}\n`);
+    peakRssMb.deploy = memMb(lbsync.pid, 'VmHWM');
     for (const f of failures.slice(0, 20)) process.stderr.write(`  failed: ${JSON.stringify(f)}\n`);
 
     /* reconcile samples and the workers' own load */
@@ -512,10 +518,11 @@ async function main() {
       machine: machine(),
       settings: { ...shape, perHost, records: totalRecords, ttlSeconds: ttl, health, nginxMode: modeFlag ? mode : 'reload (lbsync has no --nginx-mode)', wait: opt.wait ?? 'lbsync default', deploySeconds: deployMs / 1000, upstreamKeepalive, steadySeconds: steadyMs / 1000 },
       fleet,
-      initialSync: { ms: initialSyncMs, listedAfterMs: listed ? Date.parse(listed.time!) - execAt : null, firstApplyMs: full.latencyMs ?? null, lbsyncCpuMs: initialCpuMs, lbsyncRssMb: initialRssMb, lbsyncPeakRssMb: memMb(lbsync.pid, 'VmHWM'), detail: full.msg, hostsAnswering: seen.size },
+      initialSync: { ms: initialSyncMs, listedAfterMs: listed ? Date.parse(listed.time!) - execAt : null, firstApplyMs: full.latencyMs ?? null, lbsyncCpuMs: initialCpuMs, lbsyncRssMb: initialRssMb, lbsyncPeakRssMb: initialPeakRssMb, detail: full.msg, hostsAnswering: seen.size },
       steady,
       reconcile,
       lost,
+      lbsyncPeakRssMbAfter: peakRssMb,
       deploy: { ...deploy, reloadMs: undefined, reloadMsP50: reloadMs.length ? median(reloadMs) : null, reloadMsMax: reloadMs.length ? reloadMs[reloadMs.length - 1] : null },
     };
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });

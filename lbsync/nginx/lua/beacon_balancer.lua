@@ -65,9 +65,17 @@ local function int(s, min, max)
   return n
 end
 
--- Parses one stored set; nil when it is not in the stored form.
-local function parse(text)
+-- Parses one stored set; nil when it is not in the stored form. Each peer
+-- that `previous` (this worker's last set of the service) also had keeps its
+-- round-robin weight: a rolling deploy pushes many times a second, and a
+-- round robin restarted at every push would send nearly every request to
+-- the first peers of the list.
+local function parse(text, previous)
   if not text then return nil end
+  local before = {}
+  if previous then
+    for _, p in ipairs(previous.peers) do before[p.key] = p.current end
+  end
   local set = { peers = {} }
   for line in text:gmatch("[^\n]+") do
     if not set.version then
@@ -79,7 +87,8 @@ local function parse(text)
       if not ip then return nil end
       -- set_current_peer parses its host like a URL: an IPv6 literal needs brackets.
       local host = ip:find(":", 1, true) and "[" .. ip .. "]" or ip
-      set.peers[#set.peers + 1] = { host = host, port = tonumber(port), weight = tonumber(weight), current = 0, key = ip .. " " .. port }
+      local key = ip .. " " .. port
+      set.peers[#set.peers + 1] = { host = host, port = tonumber(port), weight = tonumber(weight), current = before[key] or 0, key = key }
     end
   end
   if not set.version then return nil end
@@ -143,7 +152,7 @@ local function current_set(service, min_version)
   if not v or v < min_version then return nil end
   local set = cache[service]
   if not set or set.version ~= v then
-    set = parse(ngx.shared[DICT]:get("s:" .. service))
+    set = parse(ngx.shared[DICT]:get("s:" .. service), cache[service])
     if not set then return nil end
     cache[service] = set
   end
@@ -158,8 +167,8 @@ function M.balance(service, file_version)
   if set then
     local state = balancer.get_last_failure()
     if state and ctx.beacon_peer then mark_failed(set, ctx.beacon_peer) end
-    -- A retry picks from the newest set: a push since the first try (the
-    -- failed peer's removal, in a rolling deploy) must not be retried around.
+    -- A retry picks from the newest set: a push since the first try (in a
+    -- rolling deploy, the failed peer's removal) knows better than the old set.
     local newer = current_set(service, set.version + 1)
     if newer and #newer.peers > 0 then
       set = newer

@@ -257,6 +257,28 @@ describe('lbsync --nginx-mode dynamic: endpoint changes without reloads (real ng
     }
   });
 
+  it('keeps round robin going across pushes: with a push before every request, requests still spread over the peers', async () => {
+    // No lbsync: pushes go straight into the control socket, as lbsync's do
+    // in a rolling deploy (many a second). A round robin restarted by each
+    // new set would send every one of these requests to the first peer.
+    const secret = readFileSync(join(dirname(stack.conf), '.beacon-control.secret'), 'utf8').trim();
+    const spread: Backend[] = [];
+    for (let i = 0; i < 6; i++) spread.push(await new Backend(`rr${i}`).start());
+    backends.push(...spread);
+    const held = Number((await control(socket, 'GET', undefined, secret)).text.match(/^version (\d+)/)?.[1]);
+    assert.ok(held > 0, 'nginx holds a pushed version');
+    const seen: string[] = [];
+    for (let k = 1; k <= 24; k++) {
+      // Every push is a new set: alternately with and without the last backend.
+      const members = k % 2 ? spread : spread.slice(0, -1);
+      const body = `version ${held + k}\nservice web ${held + k} 1 10\n${members.map((b) => `peer 127.0.0.1 ${b.port} 1`).join('\n')}\n`;
+      assert.equal((await control(socket, 'POST', body, secret)).status, 200);
+      seen.push(...(await stack.hits(1)));
+    }
+    const met = new Set(seen);
+    assert.ok(met.size >= 5 && seen.every((s) => s.startsWith('rr')), `24 requests, each after a push, met ${[...met].join(', ')}`);
+  });
+
   it('serves IPv6 endpoints pushed without a reload', async () => {
     const { log } = stack.lbsync(flags(), 'ipv6');
     await waitForLog(log, /^running nginx in dynamic mode/);
