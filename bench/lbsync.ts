@@ -165,8 +165,11 @@ async function burst(dir: string, records: number, writers: number, mode: Mode) 
     // Check that they really answer: round robin over one worker walks every member in `records` requests.
     const seen = new Set<string>();
     for (let i = 0; i < records * 2 && seen.size < records; i++) seen.add(await fetchFresh(port, '/b').catch(() => ''));
-    // lbsync's own share: from the last write acknowledged to nginx running all of them.
-    return { mode, records, writers, putMs: round(putMs), reloads, untilAllMs, afterLastPutMs: Date.parse(full.time!) - lastPutAt, answering: seen.size };
+    // lbsync's own share: from the last write acknowledged to nginx running all of them;
+    // and from the last endpoint's first passing check (health checks on) to that.
+    const passes = logLines(log).filter((l) => /^marked burst\/\S+ passing/.test(l.msg));
+    const lastPassAt = Math.max(...passes.map((l) => Date.parse(l.time!)));
+    return { mode, records, writers, putMs: round(putMs), reloads, untilAllMs, afterLastPutMs: Date.parse(full.time!) - lastPutAt, afterLastPassMs: passes.length ? Date.parse(full.time!) - lastPassAt : undefined, answering: seen.size };
   } finally {
     backends.stop();
     await s.stop();

@@ -140,6 +140,9 @@ function mapLbsyncBurst(j: any): RunResult {
         ? [
             { key: 'lb.dyn.burst.reloads', figure: `lbsync dynamic mode: ${b.records} records of an existing service by ${b.writers} writers → nginx reloads`, target: '0', value: j.dynamic.burst.reloads, unit: '', meets: (v: number) => v === 0 },
             { key: 'lb.dyn.burst.after', figure: 'lbsync dynamic mode: last write acknowledged → nginx serves all (health checks on)', target: '≤ 50 ms', value: j.dynamic.burst.afterLastPutMs, unit: 'ms', meets: le(50) },
+            ...(j.dynamic.burst.afterLastPassMs !== undefined
+              ? [{ key: 'lb.dyn.burst.pass', figure: "lbsync dynamic mode: of which the last endpoint's first passing check → nginx serves all", target: '', value: j.dynamic.burst.afterLastPassMs, unit: 'ms' }]
+              : []),
           ]
         : []),
     ],

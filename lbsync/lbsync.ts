@@ -418,6 +418,10 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     // empty pool it is a change: a first endpoint serves at once.
     let served = false;
     for (const [service, ids] of joining) {
+      // Pushed without a reload: the apply tells whether anything served
+      // changed, once for all the records it takes (here it would cost a
+      // pool per record: O(n²) for a burst of n puts).
+      if (!this.settleJoins && this.allPush([service])) return { kind: 'change', services: touched };
       const now = this.poolOf(service);
       const kind = this.membersChange(service, now);
       if (kind === 'change' || (kind === 'join' && !this.options.health.enabled && now?.members.some((r) => ids.has(recordId(r))))) return { kind: 'change', services: touched };

@@ -99,14 +99,17 @@ export function validateHost(host: unknown, field = 'host'): string {
   return host;
 }
 
-// Never a destination: 0.0.0.0/8 ("this network"; Linux connects it to itself) and ::.
+// Never a destination: 0.0.0.0/8 ("this network"; Linux connects it to itself, see isUnspecified) and ::, also IPv4-mapped.
 const UNSPECIFIED = new BlockList();
-UNSPECIFIED.addSubnet('0.0.0.0', 8, 'ipv4');
 UNSPECIFIED.addAddress('::', 'ipv6');
 UNSPECIFIED.addSubnet('::ffff:0.0.0.0', 104, 'ipv6');
 
 function isUnspecified(ip: string): boolean {
-  return UNSPECIFIED.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+  // isIP takes only dotted decimal for IPv4, so 0.0.0.0/8 is a leading "0.";
+  // BlockList.check, which parses the address again, is kept for IPv6 (every
+  // server line of every render is validated here).
+  if (isIP(ip) === 4) return ip.startsWith('0.');
+  return UNSPECIFIED.check(ip, 'ipv6');
 }
 
 /** Accepts an integer port 1-65535, or its decimal string (flat layout stores text). */
