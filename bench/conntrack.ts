@@ -40,3 +40,13 @@ export function readConntrack(): ConntrackState | null {
     return null;
   }
 }
+
+/** Waits until at most `share` of the table is in use (or `timeoutMs` passed); resolves with the time waited. */
+export async function conntrackRoom(share: number, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const state = readConntrack();
+    if (!state || state.entries <= state.max * share || performance.now() - started >= timeoutMs) return performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}

@@ -38,7 +38,7 @@ import { TestEtcdCluster } from '../test/chaos/etcd-cluster.js';
 import { machine, median, percentile } from './report.js';
 import type { HostsCommand, HostsStats, ReconcileSample } from './scale-hosts.js';
 import type { BackendsCommand } from './scale-backends.js';
-import { readConntrack } from './conntrack.js';
+import { conntrackRoom, readConntrack } from './conntrack.js';
 import { explainFailure, triesById, type ClientFailure, type HostTimeline } from './scale-failures.js';
 import { DEPLOYED, hostAddress, hostOfAddress, PREFIX, serviceName, type FleetPorts, type FleetShape } from './scale-plan.js';
 
@@ -417,6 +417,13 @@ async function main() {
     if (deployOrder === 'random') remaining.sort(() => Math.random() - 0.5);
     const reloadsBefore = reloads(log).length;
     const appliesBefore = applies(log).length;
+    // A closed connection stays in the kernel's conntrack table for 120 s, and
+    // a deploy adds up to ~3,600 a second: what a run just before this one left
+    // (`npm run bench` runs reload mode, then dynamic mode) could fill the
+    // table and turn this deploy's connects into timeouts that are neither
+    // mode's doing. Wait (at most 150 s) until no more than a quarter is used.
+    const conntrackWaitMs = await conntrackRoom(0.25, 150_000);
+    if (conntrackWaitMs > 0) process.stderr.write(`waited ${Math.round(conntrackWaitMs / 1000)} s for the conntrack table to drain\n`);
     const conntrackBefore = readConntrack();
     let conntrackPeak = conntrackBefore?.entries ?? 0;
     const conntrackSampler = setInterval(() => (conntrackPeak = Math.max(conntrackPeak, readConntrack()?.entries ?? 0)), 250);
@@ -477,7 +484,7 @@ async function main() {
       versions: load.tally.versions,
       // The machine's connection tracking during the deploy (every request here is a new nginx → backend
       // connection, tracked 120 s after it closes): a full table drops SYNs, which nginx sees as connect timeouts.
-      conntrack: conntrackBefore && conntrackAfter ? { peakEntries: conntrackPeak, maxEntries: conntrackAfter.max, dropsDuringDeploy: conntrackAfter.drops - conntrackBefore.drops } : null,
+      conntrack: conntrackBefore && conntrackAfter ? { waitedMs: Math.round(conntrackWaitMs), entriesBefore: conntrackBefore.entries, peakEntries: conntrackPeak, maxEntries: conntrackAfter.max, dropsDuringDeploy: conntrackAfter.drops - conntrackBefore.drops } : null,
       // The first 20 failures in detail: the client's error, each upstream nginx tried and where its host was in the deploy.
       failures: failures.slice(0, 20),
     };

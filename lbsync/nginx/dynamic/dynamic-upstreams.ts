@@ -6,7 +6,7 @@ import type { Activation } from '../activator.js';
 import type { UpstreamOptions } from '../upstream-options.js';
 import { ControlClient, ensureSecret } from './control-client.js';
 import { balancerLine, gluePaths, renderGlue, type GluePaths } from './glue.js';
-import { eligibility, peerSetOf, setKey, skeletonOf, structureSignature, type PeerSet } from './peers.js';
+import { eligibility, peerSetOf, setKey, structureSignature, type PeerSet } from './peers.js';
 import { encodePush, type ControlState } from './protocol.js';
 
 /** The Lua balancer shipped with beacon (copied beside the config on start). */
@@ -58,7 +58,8 @@ export class DynamicUpstreams {
    */
   private fileWrites: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  private pendingInstall: string | undefined;
+  /** The text the next install writes, made when it runs (a push needs no copy of the whole file). */
+  private pendingInstall: (() => string) | undefined;
   private installTimer: NodeJS.Timeout | undefined;
   private readonly installDelayMs = 100;
   /** How long the last install took, and when it ended (performance.now()). */
@@ -94,7 +95,7 @@ export class DynamicUpstreams {
     this.client?.close();
     const pending = this.pendingInstall;
     this.pendingInstall = undefined;
-    if (pending !== undefined) await this.host.install(pending).catch(() => undefined);
+    if (pending !== undefined) await this.host.install(pending()).catch(() => undefined);
   }
 
   /** The http-level glue with no structure signature (the start-up probe for the Lua module). */
@@ -171,11 +172,14 @@ export class DynamicUpstreams {
     // One render with an empty structure slot in the glue; the structure is
     // that text with the dynamic sets and versions taken out, then filled in.
     const unsigned = renderGlue(this.paths, '');
+    const unsignedText = unsigned.join('\n');
     const draft = await this.host.render(view, extra, unsigned);
     for (const service of this.pushed.keys()) if (!sets.has(service)) this.pushed.delete(service);
-    const structure = structureSignature(`${skeletonOf(draft.text, sets)}\n${this.luaText}`);
+    const structure = structureSignature(draft.text, sets, this.luaText);
     const glue = renderGlue(this.paths, structure);
-    const rendered = { ...draft, text: this.host.mode === 'owned' ? draft.text.replace(unsigned.join('\n'), glue.join('\n')) : draft.text };
+    const rendered = draft;
+    // The owned file ends with the glue: the signed one replaces the unsigned one.
+    const fileText = () => (this.host.mode === 'owned' && draft.text.endsWith(unsignedText) ? draft.text.slice(0, draft.text.length - unsignedText.length) + glue.join('\n') : draft.text);
     warnings.push(...rendered.warnings);
     const what = `${rendered.upstreams.length} upstream${rendered.upstreams.length === 1 ? '' : 's'}, ${rendered.members} server${rendered.members === 1 ? '' : 's'}`;
 
@@ -184,14 +188,14 @@ export class DynamicUpstreams {
       const nginxLost = this.confirmed.version < this.lastVersion;
       const toPush = nginxLost ? all : changed;
       if (toPush.size === 0 && !nginxLost) {
-        this.scheduleInstall(rendered.text);
+        this.scheduleInstall(fileText);
         return { changed: false, reloaded: false, detail: `unchanged (${what}; nginx holds version ${this.confirmed.version})`, warnings };
       }
       try {
         const started = performance.now();
         await this.pushAndConfirm(version, toPush, structure);
         const pushMs = performance.now() - started;
-        this.scheduleInstall(rendered.text);
+        this.scheduleInstall(fileText);
         return {
           changed: true,
           reloaded: false,
@@ -208,7 +212,7 @@ export class DynamicUpstreams {
     // newer than anything in the dict, so nginx serves them right after the reload.
     if (this.host.mode === 'edit') await this.writeEditGlue(glue);
     this.pendingInstall = undefined; // the activation writes a newer text
-    const result = await this.writeFile(() => this.host.activate(rendered.text));
+    const result = await this.writeFile(() => this.host.activate(fileText()));
     try {
       if (result.reloaded) await this.waitForStructure(structure);
       await this.pushAndConfirm(version, new Map([...sets].map(([s, set]) => [s, { version: this.pushed.get(s)!.version, set }])), structure);
@@ -294,7 +298,7 @@ export class DynamicUpstreams {
    * restart in that gap starts with the set before, and lbsync pushes the
    * current one within a poll.
    */
-  private scheduleInstall(text: string): void {
+  private scheduleInstall(text: () => string): void {
     this.pendingInstall = text;
     if (this.installTimer) return;
     const spacing = this.lastInstall ? this.lastInstall.endedAt + INSTALL_SPACING * this.lastInstall.ms - performance.now() : 0;
@@ -306,7 +310,7 @@ export class DynamicUpstreams {
         if (pending === undefined) return;
         const started = performance.now();
         try {
-          await this.host.install(pending);
+          await this.host.install(pending());
         } finally {
           this.lastInstall = { ms: performance.now() - started, endedAt: performance.now() };
         }
