@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { freePort, startProcess, waitFor, type Started } from '../harness/index.js';
@@ -40,15 +40,42 @@ export class TestEtcdCluster {
     return this.members.map((m) => `http://${host}:${m.clientPort}`);
   }
 
+  /**
+   * Starts the members and waits for a leader. A cluster that elects none
+   * (a member could not bind a port another process took after freePort()
+   * found it free) is reported with each member's log and started once more
+   * on fresh ports and data: the harness's race, not what a test checks.
+   */
   async start(): Promise<this> {
+    for (let attempt = 1; ; attempt++) {
+      await this.create(attempt);
+      try {
+        await waitFor(async () => (await this.leader()) !== undefined, 30_000, 'etcd cluster leader', 100);
+        return this;
+      } catch (err) {
+        const logs = this.members.map((m, i) => `--- ${m.name} (${m.proc?.child.exitCode === null ? 'running' : `exited ${m.proc?.child.exitCode}`}):\n${tail(join(this.dir, `etcd-${i}.log`))}`).join('\n');
+        await this.destroy();
+        this.members.length = 0;
+        if (attempt >= 2) throw new Error(`${(err as Error).message}\n${logs}`);
+        process.stderr.write(`etcd cluster elected no leader; starting it again on fresh ports. Its members' logs:\n${logs}\n`);
+      }
+    }
+  }
+
+  private async create(attempt: number): Promise<void> {
+    const ports = new Set<number>();
+    const port = async () => {
+      for (;;) {
+        const p = await freePort();
+        if (!ports.has(p)) return ports.add(p), p;
+      }
+    };
     for (let i = 0; i < this.size; i++) {
-      const dataDir = join(this.dir, `etcd-${i}`);
+      const dataDir = join(this.dir, `etcd-${i}${attempt > 1 ? `-${attempt}` : ''}`);
       mkdirSync(dataDir, { recursive: true });
-      this.members.push({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort(), dataDir });
+      this.members.push({ name: `m${i}`, clientPort: await port(), peerPort: await port(), dataDir });
     }
     for (let i = 0; i < this.size; i++) this.spawn(i);
-    await waitFor(async () => (await this.leader()) !== undefined, 30_000, 'etcd cluster leader', 100);
-    return this;
   }
 
   private spawn(i: number): void {
@@ -125,5 +152,14 @@ export class TestEtcdCluster {
   async destroy(): Promise<void> {
     await this.stopAll();
     for (const m of this.members) rmSync(m.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The last lines of a log file, or a note that there is none. */
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
   }
 }
