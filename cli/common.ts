@@ -12,7 +12,7 @@ import {
   type EtcdConnection,
 } from '../registry/index.js';
 import { EXIT } from './exit-codes.js';
-import { createLogger, LOG_LEVELS, type Logger } from './logger.js';
+import { createLogger, flushLogs, LOG_LEVELS, type Logger } from './logger.js';
 
 export { EXIT } from './exit-codes.js';
 
@@ -163,6 +163,7 @@ export async function runCommand(body: () => Promise<number | void>, log?: Logge
     const usage = err instanceof UsageError || err instanceof ValidationError;
     const message = err instanceof Error ? err.message : String(err);
     if (log && !usage) log.error({ err }, `failed: ${message}`);
+    flushLogs();
     process.stderr.write(`beacon: ${message}\n`);
     code = usage ? EXIT.usage : EXIT.failure;
   }

@@ -14,10 +14,3 @@ export class SchedulerStoppedError extends HealthError {
     super('BEACON_HEALTH_STOPPED', 'the health scheduler is stopped');
   }
 }
-
-/** A check was cancelled because its endpoint was removed or changed; never reported as a result. */
-export class CheckCancelledError extends HealthError {
-  constructor() {
-    super('BEACON_HEALTH_CANCELLED', 'check cancelled', { recoverable: true });
-  }
-}

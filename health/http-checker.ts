@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import type { Client, Dispatcher } from 'undici';
+import type { CancelSignal } from './cancellation.js';
 import { describeError, timeoutReason } from './reason.js';
 import { statusMatches } from './status-set.js';
 import type { Checker, CheckResult, CheckTarget, HealthSpec } from './types.js';
@@ -33,7 +34,7 @@ export class HttpChecker implements Checker {
     loadUndici();
   }
 
-  check(target: CheckTarget, spec: HealthSpec, signal: AbortSignal): Promise<CheckResult> {
+  check(target: CheckTarget, spec: HealthSpec, signal: CancelSignal): Promise<CheckResult> {
     const started = performance.now();
     const done = (passing: boolean, reason: string): CheckResult => ({
       passing,

@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
+import { Cancellation } from './cancellation.js';
 import { systemClock, type Clock } from './clock.js';
 import { DueQueue } from './due-queue.js';
-import { CheckCancelledError, SchedulerStoppedError } from './errors.js';
-import { HttpChecker } from './http-checker.js';
+import { SchedulerStoppedError } from './errors.js';
 import { describeError } from './reason.js';
 import { sameSpec, validateSpec } from './spec.js';
-import { TcpChecker } from './tcp-checker.js';
+import { CheckRouter } from './check-router.js';
 import { applyResult, INITIAL_THRESHOLD, type ThresholdState } from './threshold.js';
 import type { Checker, CheckResult, CheckTarget, HealthSpec, HealthState } from './types.js';
 
@@ -49,7 +49,7 @@ export interface SchedulerStats {
 export interface HealthSchedulerOptions {
   /** Checks in flight at once across all endpoints; further due checks wait in a FIFO queue. Default 256. */
   concurrency?: number;
-  /** Checkers by kind; by default an HttpChecker (http, https) and a TcpChecker that the scheduler owns and closes. */
+  /** Checkers by kind; by default one CheckRouter (HTTP and TCP checks, a lone one on the calling thread, the rest on a thread of their own) that the scheduler owns and closes. */
   checkers?: Partial<Record<HealthSpec['kind'], Checker>>;
   clock?: Clock;
   /** Random numbers in [0, 1) for jitter. */
@@ -57,7 +57,7 @@ export interface HealthSchedulerOptions {
 }
 
 interface Run {
-  controller: AbortController;
+  controller: Cancellation;
 }
 
 interface Entry {
@@ -116,7 +116,7 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly injected: Partial<Record<HealthSpec['kind'], Checker>>;
-  private readonly owned = new Map<'http' | 'tcp', Checker>();
+  private owned: Checker | undefined;
 
   constructor(options: HealthSchedulerOptions = {}) {
     super();
@@ -147,7 +147,7 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
     if (sameTarget && sameSpec(entry.spec, spec)) return;
     this.cancel(entry);
     const checker = this.checkerFor(spec.kind);
-    if (!sameTarget || checker !== entry.checker) entry.checker.release?.(entry.target);
+    if (!sameTarget || checker !== entry.checker || spec.kind !== entry.spec.kind) entry.checker.release?.(entry.target);
     if (sameTarget) {
       entry.threshold = { ...entry.threshold, streak: 0 };
     } else {
@@ -183,6 +183,11 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
     return this.entries.get(id)?.threshold.state;
   }
 
+  /** The endpoint's last result, or undefined (not known, or not checked yet); no copy, unlike status(). */
+  lastResult(id: string): CheckResult | undefined {
+    return this.entries.get(id)?.last;
+  }
+
   /** Everything known about one endpoint, or undefined. */
   status(id: string): EndpointHealth | undefined {
     const entry = this.entries.get(id);
@@ -209,10 +214,10 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
     this.waitingHead = 0;
     for (const entry of this.entries.values()) this.cancel(entry);
     this.entries.clear();
-    await Promise.all([...this.owned.values()].map((c) => c.close?.().catch(() => undefined)));
+    await this.owned?.close?.().catch(() => undefined);
   }
 
-  /** Loads the HTTP checker's client now rather than on the first HTTP check (which would wait ~80 ms for it). */
+  /** Starts the check thread and loads its HTTP client now rather than on the first HTTP check (which would wait ~80 ms for them). */
   warm(): void {
     if (!this.stopped) this.checkerFor('http').warm?.();
   }
@@ -220,16 +225,13 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
   private checkerFor(kind: HealthSpec['kind']): Checker {
     const injected = this.injected[kind];
     if (injected) return injected;
-    const family = kind === 'tcp' ? 'tcp' : 'http';
-    let checker = this.owned.get(family);
-    if (!checker) this.owned.set(family, (checker = family === 'tcp' ? new TcpChecker() : new HttpChecker()));
-    return checker;
+    return (this.owned ??= new CheckRouter());
   }
 
   private cancel(entry: Entry): void {
     entry.gen++;
     delete entry.deferredDue;
-    entry.running?.controller.abort(new CheckCancelledError());
+    entry.running?.controller.abort();
   }
 
   private schedule(entry: Entry, due: number): void {
@@ -285,7 +287,7 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
   }
 
   private start(entry: Entry, due: number): void {
-    const run: Run = { controller: new AbortController() };
+    const run: Run = { controller: new Cancellation() };
     entry.running = run;
     this.inFlight++;
     const gen = entry.gen;

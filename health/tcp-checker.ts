@@ -1,10 +1,11 @@
 import { connect } from 'node:net';
+import type { CancelSignal } from './cancellation.js';
 import { describeError, timeoutReason } from './reason.js';
 import type { Checker, CheckResult, CheckTarget, HealthSpec } from './types.js';
 
 /** TCP checks: the endpoint passes when a connection opens within the timeout. Nothing is sent. */
 export class TcpChecker implements Checker {
-  check(target: CheckTarget, spec: HealthSpec, signal: AbortSignal): Promise<CheckResult> {
+  check(target: CheckTarget, spec: HealthSpec, signal: CancelSignal): Promise<CheckResult> {
     const started = performance.now();
     return new Promise((resolve) => {
       let settled = false;

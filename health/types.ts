@@ -1,3 +1,4 @@
+import type { CancelSignal } from './cancellation.js';
 /**
  * The health module's public types: what a check is, what it returns, and the
  * scheduler's events. lbsync consumes these; checkers implement Checker.
@@ -51,7 +52,7 @@ export interface Checker {
    * Checks once. Never rejects for a failing endpoint: every outcome, including
    * a timeout, is a failing CheckResult. Must settle promptly when `signal` aborts.
    */
-  check(target: CheckTarget, spec: HealthSpec, signal: AbortSignal): Promise<CheckResult>;
+  check(target: CheckTarget, spec: HealthSpec, signal: CancelSignal): Promise<CheckResult>;
   /** Loads now what the first check would load (lbsync calls it once idle, so a new endpoint's first check does not wait for it). */
   warm?(): void;
   /** Drops whatever the checker keeps for this endpoint (e.g. pooled connections); called when it goes away. */

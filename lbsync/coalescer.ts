@@ -51,6 +51,20 @@ export const JOIN_SETTLE_DENSE_MS = 200;
  */
 export const JOIN_HOLD_MAX_MS = 5000;
 
+/**
+ * Endpoint changes apply at once, but not back to back without end: the
+ * next one starts no sooner than this many times the last apply's duration
+ * after it ended, so applies take at most a quarter of the time. An apply
+ * costs what the changed services' sets cost (a pool of 500 rebuilt,
+ * compared and sent: a few ms); during a burst of new records, applying
+ * after every passing check spent most of the main thread on applies while
+ * the watch and the check results queued behind them. A lone change, long
+ * after the last apply, still applies at once.
+ */
+export const ENDPOINT_APPLY_PACE = 3;
+/** …waiting no longer than this: the last apply may have been a reload, or slowed down by anything. */
+export const ENDPOINT_APPLY_PACE_MAX_MS = 20;
+
 /** Parses `--wait MIN:MAX` (e.g. `50ms:1s`) with the given duration parser. */
 export function parseWait(text: string, parseDuration: (t: string, field: string) => number): WaitWindow {
   const [min, max, ...rest] = text.split(':');
@@ -73,9 +87,9 @@ export function parseWait(text: string, parseDuration: (t: string, field: string
  *   came for JOIN_SETTLE_MS (JOIN_SETTLE_DENSE_MS for a dense burst; MIN, when
  *   longer), never longer than JOIN_HOLD_MAX_MS (or MAX, when longer); a
  *   change that applies meanwhile takes them along;
- * - an endpoint change applies at once, or right after the running apply
- *   (back to back: each apply takes everything that came meanwhile), and
- *   takes everything pending along.
+ * - an endpoint change applies at once, or after the running apply, paced
+ *   (ENDPOINT_APPLY_PACE: each apply takes everything that came meanwhile),
+ *   and takes everything pending along.
  * Applies never overlap. Pure timing logic: the clock is injected.
  */
 export class Coalescer {
@@ -91,6 +105,7 @@ export class Coalescer {
   private burstStart = -Infinity;
   private burstJoins = 0;
   private lastApplyEnd = -Infinity;
+  private lastApplyMs = 0;
   private timer: unknown;
   /** The armed timer starts an apply at once: later changes join it instead of postponing it. */
   private immediate = false;
@@ -123,7 +138,7 @@ export class Coalescer {
       this.lastJoin = now;
     }
     if (this.running || (this.immediate && this.timer !== undefined)) return;
-    this.arm(quiet ? 0 : this.dueIn(now));
+    this.arm(quiet && kind !== 'endpoint' ? 0 : this.dueIn(now));
   }
 
   /** True while a change waits or an apply runs. */
@@ -148,7 +163,7 @@ export class Coalescer {
   }
 
   private dueIn(now: number): number {
-    if (this.eager) return 0;
+    if (this.eager) return Math.max(0, this.lastApplyEnd + Math.min(ENDPOINT_APPLY_PACE * this.lastApplyMs, ENDPOINT_APPLY_PACE_MAX_MS) - now);
     const { minMs, maxMs } = this.window;
     if (this.changeSince !== undefined) {
       return Math.max(0, Math.min(Math.max(this.lastChange, this.lastApplyEnd) + minMs, this.changeSince + maxMs) - now);
@@ -165,7 +180,8 @@ export class Coalescer {
 
   private arm(ms: number): void {
     this.disarm();
-    this.immediate = ms === 0;
+    // A paced endpoint apply is not postponed by later changes either.
+    this.immediate = ms === 0 || this.eager;
     if (ms === 0 && this.eager) {
       // An endpoint change runs right after the handler that reported it
       // (one watch response, one check result: each still one apply), not a
@@ -195,6 +211,7 @@ export class Coalescer {
     this.pendingSince = undefined;
     this.changeSince = undefined;
     this.eager = false;
+    const started = this.clock.now();
     try {
       await this.apply();
     } catch {
@@ -202,6 +219,7 @@ export class Coalescer {
     } finally {
       this.running = false;
       this.lastApplyEnd = this.clock.now();
+      this.lastApplyMs = this.lastApplyEnd - started;
     }
     if (this.pendingSince !== undefined && !this.stopped) this.arm(this.dueIn(this.clock.now()));
     else this.wakeIdle();

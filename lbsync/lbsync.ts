@@ -175,11 +175,12 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.watcher.on('changes', (changes, revision) => {
       this.revision = revision;
       const change = this.absorb(this.view.apply(changes));
-      // Armed before the checks it started: an apply of a changed record
-      // (a new port, a removal) does not wait for a new endpoint's first
-      // connection to be set up.
+      // Armed before the checks it started, which start after it (an
+      // endpoint change's apply is a microtask queued first): an apply of a
+      // changed record (a new port, a removal) does not wait for a new
+      // endpoint's check to be set up.
       if (change && !change.nothingServed) this.markDirty(change.kind, change.services);
-      this.startChecks();
+      queueMicrotask(() => this.startChecks());
     });
     this.watcher.on('disconnected', (err, retryInMs) => {
       this.stableSince = this.clock.now();
@@ -409,7 +410,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
       });
     }
     if (!relevant) return undefined;
-    if (urgent) return { kind: 'change', services: touched };
+    // A record that changed or went, of services every output pushes: at once, as a health change is.
+    if (urgent) return { kind: this.allPush(touched) ? 'endpoint' : 'change', services: touched };
     // With --health off a new record is served at once and applies as any
     // change. With health checks it only adds capacity to a pool that serves
     // (it waits for its first check, or joins a pool still served unchecked)
@@ -461,9 +463,11 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
   }
 
   private healthOf(id: string): HealthInfo {
-    const status = this.scheduler?.status(id);
-    if (!status) return { state: 'unknown' };
-    return status.last ? { state: status.state, last: status.last } : { state: status.state };
+    // Two lookups, no copy: a view build asks this for every endpoint of a changed service.
+    const state = this.scheduler?.state(id);
+    if (state === undefined) return { state: 'unknown' };
+    const last = this.scheduler!.lastResult(id);
+    return last ? { state, last } : { state };
   }
 
   private async applyAll(): Promise<void> {
@@ -498,8 +502,9 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
         }
       }),
     );
-    // After the first apply, while lbsync waits: the HTTP checker loads now,
-    // so the first check of the first new endpoint does not wait for it.
+    // After the first apply, while lbsync waits: the HTTP client loads now
+    // (and the check thread starts), so the first check of the first new
+    // endpoint does not wait ~80 ms for it.
     if (!this.warmed) {
       this.warmed = true;
       setImmediate(() => this.scheduler?.warm());

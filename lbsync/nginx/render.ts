@@ -82,7 +82,7 @@ export function renderService(pool: ServicePool, options: RenderOptions, problem
     opts = {};
   }
   const upstream = [`upstream ${pool.service} {`, ...renderUpstreamBody(pool, opts, problems, options.upstreamExtra?.(pool.service)).map((l) => `    ${l}`), '}', ''];
-  const servers = (opts.servers ?? []).flatMap((block) => renderServerBlock(pool.service, block, opts, problems));
+  const servers = (opts.servers ?? []).flatMap((block) => serverBlock(pool.service, block, opts, problems));
   return { service: pool.service, upstream, servers };
 }
 
@@ -180,7 +180,27 @@ interface ServerLine {
   backup: boolean;
 }
 
+/**
+ * A record's server line, kept per record object: a view hands the same
+ * record objects to every render, so re-rendering a pool of 500 after one of
+ * them changed validates and formats one record, not 500 (its problems are
+ * reported again each time). Keyed by what else shapes the line.
+ */
+const serverLines = new WeakMap<ServiceRecord, { key: string; line: ServerLine | undefined; problems: RenderProblem[] }>();
+
 function serverLine(record: ServiceRecord, opts: UpstreamOptions, hashed: boolean, problems: RenderProblem[]): ServerLine | undefined {
+  const key = `${opts.maxFails}|${opts.failTimeoutS}|${hashed}`;
+  let known = serverLines.get(record);
+  if (known?.key !== key) {
+    const own: RenderProblem[] = [];
+    known = { key, line: makeServerLine(record, opts, hashed, own), problems: own };
+    serverLines.set(record, known);
+  }
+  if (known.problems.length > 0) problems.push(...known.problems);
+  return known.line;
+}
+
+function makeServerLine(record: ServiceRecord, opts: UpstreamOptions, hashed: boolean, problems: RenderProblem[]): ServerLine | undefined {
   let host: string;
   let port: number;
   try {
@@ -210,6 +230,28 @@ function serverLine(record: ServiceRecord, opts: UpstreamOptions, hashed: boolea
     else backup = true;
   }
   return { address, text: `server ${[address, ...params].join(' ')};`, backup };
+}
+
+/**
+ * A server block's lines, kept per block object of the config (and the
+ * service and keepalive it is written with): they do not depend on the
+ * endpoints, and a service's blocks are rendered again whenever its
+ * endpoints change.
+ */
+const serverBlocks = new WeakMap<ServerBlock, Map<string, { lines: string[]; problems: RenderProblem[] }>>();
+
+function serverBlock(service: string, block: ServerBlock, opts: UpstreamOptions, problems: RenderProblem[]): string[] {
+  let byKey = serverBlocks.get(block);
+  if (!byKey) serverBlocks.set(block, (byKey = new Map()));
+  const key = `${service}|${opts.keepalive ?? ''}`;
+  let known = byKey.get(key);
+  if (!known) {
+    const own: RenderProblem[] = [];
+    known = { lines: renderServerBlock(service, block, opts, own), problems: own };
+    byKey.set(key, known);
+  }
+  if (known.problems.length > 0) problems.push(...known.problems);
+  return known.lines;
 }
 
 /**

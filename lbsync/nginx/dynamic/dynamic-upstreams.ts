@@ -32,7 +32,8 @@ export interface DynamicHost {
  * The dynamic mode of the nginx output (the ingress-nginx way): a change
  * whose structure nginx already runs is pushed into the Lua balancer's dict
  * and confirmed by reading the version back; the file is then rewritten
- * (tested, no reload) so a restarted nginx starts with the same set. Any
+ * (tested, no reload) once pushes pause, so a restarted nginx starts with
+ * the same set. Any
  * structural change — a service appears or goes, its options or server
  * blocks change, the Lua glue changes, or a service the Lua side cannot
  * serve changes its servers — takes the validated reload path, and so does
@@ -51,6 +52,8 @@ export class DynamicUpstreams {
   private confirmed: { version: number; structure: string } | undefined;
   private lastView: PoolView | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Applies started and not yet ended (the next one waits in `queue` behind them). */
+  private applying = 0;
   /**
    * Writes of the live file (installs after pushes, activations), one at a
    * time. A push never waits for them: an install runs `nginx -t` on the
@@ -61,7 +64,9 @@ export class DynamicUpstreams {
   /** The text the next install writes, made when it runs (a push needs no copy of the whole file). */
   private pendingInstall: (() => string) | undefined;
   private installTimer: NodeJS.Timeout | undefined;
-  private readonly installDelayMs = 100;
+  /** When the last push was confirmed, and when the first push the pending install carries was (performance.now()). */
+  private lastPushAt = 0;
+  private installFirstPending: number | undefined;
   /** How long the last install took, and when it ended (performance.now()). */
   private lastInstall: { ms: number; endedAt: number } | undefined;
   /** Consecutive applies that failed or ended unconfirmed; the watcher retries them with backoff. */
@@ -114,7 +119,11 @@ export class DynamicUpstreams {
   }
 
   apply(view: PoolView): Promise<ApplyOutcome> {
-    const run = this.queue.then(() => this.applyNow(view)).then(
+    // With none running, at once: a push is on its way before the caller's
+    // tick ends, not after every callback queued meanwhile.
+    const start = this.applying === 0 ? this.applyNow(view) : this.queue.then(() => this.applyNow(view));
+    this.applying++;
+    const run = start.finally(() => this.applying--).then(
       (outcome) => {
         this.noteResult(this.confirmed !== undefined);
         return outcome;
@@ -212,6 +221,7 @@ export class DynamicUpstreams {
     // newer than anything in the dict, so nginx serves them right after the reload.
     if (this.host.mode === 'edit') await this.writeEditGlue(glue);
     this.pendingInstall = undefined; // the activation writes a newer text
+    this.installFirstPending = undefined;
     const result = await this.writeFile(() => this.host.activate(fileText()));
     try {
       if (result.reloaded) await this.waitForStructure(structure);
@@ -289,21 +299,33 @@ export class DynamicUpstreams {
   }
 
   /**
-   * Writes the file after a push, off the push's path: the next change is not
-   * held up by `nginx -t`, and a burst of pushes is one write. The file lags
-   * the dict by `installDelayMs`, and under churn by at most
-   * INSTALL_SPACING × the last install's duration: `nginx -t` of a large
-   * file costs a third of a second of CPU at 20,000 servers, and installs
-   * back to back would keep a core busy for a file only a restart reads. A
-   * restart in that gap starts with the set before, and lbsync pushes the
-   * current one within a poll.
+   * Writes the file after pushes, off their path, once they pause: the next
+   * change is not held up by `nginx -t`, and a burst or a rolling deploy is
+   * one write, not one per push. An install waits until no push came for
+   * INSTALL_QUIET_MS, at most INSTALL_MAX_LAG_MS after the first push it
+   * carries, and under churn at least INSTALL_SPACING × the last install's
+   * duration after it: `nginx -t` loads the Lua module and parses the whole
+   * file (about 30 ms of CPU here, a third of a second at 20,000 servers),
+   * for a file only a restart reads — tested back to back during a burst of
+   * records, it took the CPU the burst's own health checks needed. A restart
+   * in that gap starts with the set before, and lbsync pushes the current
+   * one within a poll.
    */
   private scheduleInstall(text: () => string): void {
+    const now = performance.now();
     this.pendingInstall = text;
-    if (this.installTimer) return;
-    const spacing = this.lastInstall ? this.lastInstall.endedAt + INSTALL_SPACING * this.lastInstall.ms - performance.now() : 0;
+    this.lastPushAt = now;
+    this.installFirstPending ??= now;
+    if (!this.installTimer) this.armInstall(now);
+  }
+
+  private armInstall(now: number): void {
     this.installTimer = setTimeout(() => {
       this.installTimer = undefined;
+      if (this.pendingInstall === undefined) return;
+      // A push since the timer was set moved the quiet deadline on: wait for it.
+      if (performance.now() < this.installDue() - 1) return this.armInstall(performance.now());
+      this.installFirstPending = undefined;
       this.writeFile(async () => {
         const pending = this.pendingInstall;
         this.pendingInstall = undefined;
@@ -315,8 +337,13 @@ export class DynamicUpstreams {
           this.lastInstall = { ms: performance.now() - started, endedAt: performance.now() };
         }
       }).catch((err: unknown) => this.onRepush(err instanceof Error ? err : new Error(String(err))));
-    }, Math.max(this.installDelayMs, spacing));
+    }, Math.max(0, this.installDue() - now));
     this.installTimer.unref();
+  }
+
+  private installDue(): number {
+    const spacing = this.lastInstall ? this.lastInstall.endedAt + INSTALL_SPACING * this.lastInstall.ms : 0;
+    return Math.max(Math.min(this.lastPushAt + INSTALL_QUIET_MS, this.installFirstPending! + INSTALL_MAX_LAG_MS), spacing);
   }
 
   /** Runs `write` after every earlier write of the live file. */
@@ -334,6 +361,10 @@ export class DynamicUpstreams {
 
 /** Installs under churn are spaced by this many times the last one's duration (at most a fifth of the time in `nginx -t`). */
 const INSTALL_SPACING = 4;
+/** An install waits for this long without a push… */
+const INSTALL_QUIET_MS = 300;
+/** …but the file lags the dict by at most this much (plus the spacing). */
+const INSTALL_MAX_LAG_MS = 1000;
 
 /** What applyNow derives from one pool: its set and the set's key, or why the Lua side cannot serve it. */
 type Derived = { userMethod: string | undefined } & ({ set: PeerSet; key: string; reason?: undefined } | { set?: undefined; key?: undefined; reason: string });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { validatePort } from '../../../registry/index.js';
 import type { ServicePool } from '../../output.js';
+import type { ServiceRecord } from '../../../registry/index.js';
 import type { UpstreamOptions } from '../upstream-options.js';
 
 /** One endpoint as the Lua balancer receives it. */
@@ -32,13 +33,45 @@ export function eligibility(pool: ServicePool, opts: UpstreamOptions, userMethod
   const method = opts.method?.kind ?? 'round_robin';
   if (method !== 'round_robin') return { dynamic: false, reason: `balancing method ${method} is nginx's own` };
   if (userMethod) return { dynamic: false, reason: `the block sets ${userMethod}` };
-  const named = pool.members.find((r) => isIP(r.host) === 0);
-  if (named) return { dynamic: false, reason: `host ${named.host} is a DNS name, resolved by nginx at load` };
-  // The Lua side takes plain IPv6 hex groups only (no embedded IPv4, no zone).
-  const unusual = pool.members.find((r) => isIP(r.host) === 6 && /[.%]/.test(r.host));
-  if (unusual) return { dynamic: false, reason: `host ${unusual.host} is an IPv6 form the Lua balancer does not take` };
+  for (const record of pool.members) {
+    const peer = peerOf(record);
+    if (peer === 'named') return { dynamic: false, reason: `host ${record.host} is a DNS name, resolved by nginx at load` };
+    // The Lua side takes plain IPv6 hex groups only (no embedded IPv4, no zone).
+    if (peer === 'unusual') return { dynamic: false, reason: `host ${record.host} is an IPv6 form the Lua balancer does not take` };
+  }
   if (pool.members.some((r) => r.meta?.backup === 'true')) return { dynamic: false, reason: 'a member is a backup server' };
   return { dynamic: true };
+}
+
+/**
+ * A record as a peer (before dedup), or why it cannot be one: kept per record
+ * object, as render.ts keeps server lines, so a pool's set after one of its
+ * 500 endpoints changed costs one record's validation, not 500.
+ */
+const peers = new WeakMap<ServiceRecord, Peer | 'named' | 'unusual' | 'invalid'>();
+
+function peerOf(record: ServiceRecord): Peer | 'named' | 'unusual' | 'invalid' {
+  let peer = peers.get(record);
+  if (peer === undefined) {
+    peer = makePeer(record);
+    peers.set(record, peer);
+  }
+  return peer;
+}
+
+function makePeer(record: ServiceRecord): Peer | 'named' | 'unusual' | 'invalid' {
+  const family = isIP(record.host);
+  if (family === 0) return 'named';
+  let port: number;
+  try {
+    port = validatePort(record.port);
+  } catch {
+    return 'invalid';
+  }
+  const w = record.meta?.weight;
+  const weight = w !== undefined && /^\d{1,3}$/.test(w) && Number(w) >= 1 && Number(w) <= 100 ? Number(w) : 1;
+  if (family === 6 && /[.%]/.test(record.host)) return 'unusual';
+  return { ip: record.host, port, weight };
 }
 
 /**
@@ -48,17 +81,10 @@ export function eligibility(pool: ServicePool, opts: UpstreamOptions, userMethod
 export function peerSetOf(pool: ServicePool, opts: UpstreamOptions): PeerSet {
   const byAddress = new Map<string, Peer>();
   for (const record of pool.members) {
-    if (isIP(record.host) === 0) continue;
-    let port: number;
-    try {
-      port = validatePort(record.port);
-    } catch {
-      continue;
-    }
-    const w = record.meta?.weight;
-    const weight = w !== undefined && /^\d{1,3}$/.test(w) && Number(w) >= 1 && Number(w) <= 100 ? Number(w) : 1;
-    const key = `${record.host} ${port}`;
-    if (!byAddress.has(key)) byAddress.set(key, { ip: record.host, port, weight });
+    const peer = peerOf(record);
+    if (typeof peer === 'string') continue;
+    const key = `${peer.ip} ${peer.port}`;
+    if (!byAddress.has(key)) byAddress.set(key, peer);
   }
   const peers = [...byAddress.values()].sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1));
   // nginx's defaults: max_fails=1, fail_timeout=10s.
@@ -75,26 +101,34 @@ export function setKey(set: PeerSet): string {
  * (its skeleton): the server lines (and the placeholder comments) inside the
  * upstream blocks of `dynamic` services, and the version of every balancer
  * line; `extra` (the Lua source) is hashed after it. Two configs with equal
- * signatures differ only in what a push delivers: no reload. Line by line
- * into the hash, never a copy of the text: it runs on every push, and the
- * text of 20,000 servers is a megabyte. Pure.
+ * signatures differ only in what a push delivers: no reload. The skeleton is
+ * small (a dynamic service's servers are most of a large file, and they are
+ * skipped without a regex); an unchanged skeleton, as after every push,
+ * reuses the last hash instead of hashing again.
  */
 export function structureSignature(text: string, dynamic: ReadonlySet<string> | ReadonlyMap<string, unknown>, extra = ''): string {
-  const hash = createHash('sha256');
+  const kept: string[] = [];
   let inside = false;
-  let first = true;
   for (let start = 0; start <= text.length; ) {
     const newline = text.indexOf('\n', start);
     const end = newline === -1 ? text.length : newline;
+    // A dynamic block's server lines (most of a large file) skip the regexes below.
+    if (inside && text.startsWith('    server ', start)) {
+      start = end + 1;
+      continue;
+    }
     const line = text.slice(start, end);
     start = end + 1;
     const open = line.includes('upstream') ? /^\s*upstream\s+(\S+)\s*\{\s*$/.exec(line) : null;
     if (open) inside = dynamic.has(open[1]!);
     else if (inside && /^\s*\}\s*$/.test(line)) inside = false;
     else if (inside && /^\s*(server\s|# (no endpoint|no usable|fail-open))/.test(line)) continue;
-    if (!first) hash.update('\n');
-    first = false;
-    hash.update(line.includes('.balance("') ? line.replace(/(\.balance\("[^"]+", )\d+\)/, '$10)') : line);
+    kept.push(line.includes('.balance("') ? line.replace(/(\.balance\("[^"]+", )\d+\)/, '$10)') : line);
   }
-  return hash.update(`\n${extra}`).digest('hex').slice(0, 16);
+  const skeleton = `${kept.join('\n')}\n${extra}`;
+  if (skeleton !== lastSignature.skeleton) lastSignature = { skeleton, hash: createHash('sha256').update(skeleton).digest('hex').slice(0, 16) };
+  return lastSignature.hash;
 }
+
+/** The last skeleton structureSignature hashed, and its hash. */
+let lastSignature = { skeleton: '', hash: '' };

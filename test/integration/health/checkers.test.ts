@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type Docker from 'dockerode';
 import {
+  CheckRouter,
   HttpChecker,
+  LocalChecker,
   parseTarget,
   resolveSpec,
   TcpChecker,
+  ThreadedChecker,
   type Checker,
   type HealthSpec,
 } from '../../../health/index.js';
@@ -83,23 +86,42 @@ describe('health checkers against real servers (library and `beacon health check
     { name: 'a self-signed certificate passes with --insecure', url: () => `https://127.0.0.1:${servers.tls!.port}/`, flags: ['--insecure'], spec: { tlsVerify: false }, passing: true, reason: /^status 200$/ },
   ];
 
-  describe('library', () => {
-    const http = new HttpChecker();
-    const tcp = new TcpChecker();
-    after(() => http.close());
-    for (const c of cases) {
-      it(c.name, async () => {
-        const parsed = parseTarget(c.url());
-        const spec = resolveSpec(undefined, { ...c.spec, kind: parsed.kind, path: parsed.path });
-        const checker: Checker = parsed.kind === 'tcp' ? tcp : http;
-        const result = await checker.check(parsed.target, spec, new AbortController().signal);
-        assert.equal(result.passing, c.passing, result.reason);
-        assert.match(result.reason, c.reason);
-        assert.ok(result.latencyMs >= 0 && Number.isFinite(result.latencyMs));
-        assert.ok(result.at > 0);
-      });
-    }
-  });
+  // The same cases through each way lbsync can run a check: the checker of
+  // the kind itself, both kinds on the calling thread, on the check thread,
+  // and routed between the two.
+  const ways: Array<{ name: string; make: () => { pick: (kind: HealthSpec['kind']) => Checker; close: () => Promise<void> } }> = [
+    {
+      name: 'library',
+      make: () => {
+        const http = new HttpChecker();
+        const tcp = new TcpChecker();
+        return { pick: (kind) => (kind === 'tcp' ? tcp : http), close: () => http.close() };
+      },
+    },
+    { name: 'LocalChecker', make: () => one(new LocalChecker()) },
+    { name: 'ThreadedChecker (the check thread)', make: () => one(new ThreadedChecker()) },
+    { name: 'CheckRouter', make: () => one(new CheckRouter()) },
+  ];
+  function one(checker: Checker & { close(): Promise<void> }) {
+    return { pick: () => checker, close: () => checker.close() };
+  }
+  for (const way of ways) {
+    describe(way.name, () => {
+      const checkers = way.make();
+      after(() => checkers.close());
+      for (const c of cases) {
+        it(c.name, async () => {
+          const parsed = parseTarget(c.url());
+          const spec = resolveSpec(undefined, { ...c.spec, kind: parsed.kind, path: parsed.path });
+          const result = await checkers.pick(parsed.kind).check(parsed.target, spec, new AbortController().signal);
+          assert.equal(result.passing, c.passing, result.reason);
+          assert.match(result.reason, c.reason);
+          assert.ok(result.latencyMs >= 0 && Number.isFinite(result.latencyMs));
+          assert.ok(result.at > 0);
+        });
+      }
+    });
+  }
 
   describe('beacon health check', () => {
     for (const c of cases) {

@@ -1,4 +1,4 @@
-import type { Checker, CheckResult, CheckTarget, HealthSpec } from '../../../health/index.js';
+import type { CancelSignal, Checker, CheckResult, CheckTarget, HealthSpec } from '../../../health/index.js';
 import type { FakeClock } from '../../harness/fake-clock.js';
 
 export { FakeClock, settle } from '../../harness/fake-clock.js';
@@ -9,7 +9,7 @@ import { resolveSpec } from '../../../health/index.js';
  * take that long on the fake clock; it records how many checks overlap.
  */
 export class ScriptedChecker implements Checker {
-  calls: Array<{ target: CheckTarget; signal: AbortSignal }> = [];
+  calls: Array<{ target: CheckTarget; signal: CancelSignal }> = [];
   inFlight = 0;
   maxInFlight = 0;
   maxPerTarget = 0;
@@ -23,7 +23,7 @@ export class ScriptedChecker implements Checker {
     private readonly holdMs = 0,
   ) {}
 
-  check(target: CheckTarget, spec: HealthSpec, signal: AbortSignal): Promise<CheckResult> {
+  check(target: CheckTarget, spec: HealthSpec, signal: CancelSignal): Promise<CheckResult> {
     const n = this.calls.filter((c) => c.target.port === target.port).length;
     this.calls.push({ target, signal });
     const outcome = this.script(target.port, n);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Coalescer, JOIN_HOLD_MAX_MS, JOIN_SETTLE_DENSE_MS, JOIN_SETTLE_MS, parseWait } from '../../../lbsync/index.js';
+import { Coalescer, ENDPOINT_APPLY_PACE, ENDPOINT_APPLY_PACE_MAX_MS, JOIN_HOLD_MAX_MS, JOIN_SETTLE_DENSE_MS, JOIN_SETTLE_MS, parseWait } from '../../../lbsync/index.js';
 import { parseDuration } from '../../../registry/index.js';
 import { FakeClock } from '../../harness/fake-clock.js';
 
@@ -252,5 +252,50 @@ describe('lbsync coalescer', () => {
     assert.throws(() => parseWait('1s:50ms', parseDuration), /MAX/);
     assert.throws(() => parseWait('50ms', parseDuration), /MIN:MAX/);
     assert.throws(() => parseWait('50:1s', parseDuration), /unit/);
+  });
+
+  describe('endpoint changes (dynamic mode pushes)', () => {
+    it('apply at once after a quiet spell', async () => {
+      const { clock, starts, c } = setup(4);
+      await clock.advance(500);
+      c.notify('endpoint');
+      await clock.advance(0);
+      assert.deepEqual(starts, [500]);
+    });
+
+    it('that come during an apply wait after it for ENDPOINT_APPLY_PACE times its duration, as one apply', async () => {
+      const { clock, starts, c } = setup(4);
+      c.notify('endpoint');
+      await clock.advance(1);
+      c.notify('endpoint');
+      c.notify('endpoint');
+      await clock.advance(3); // the first apply ends at 4
+      await clock.advance(ENDPOINT_APPLY_PACE * 4 - 1);
+      assert.deepEqual(starts, [0]);
+      await clock.advance(1);
+      assert.deepEqual(starts, [0, 4 + ENDPOINT_APPLY_PACE * 4]);
+    });
+
+    it('wait at most ENDPOINT_APPLY_PACE_MAX_MS after a slow apply (a reload, say)', async () => {
+      const { clock, starts, c } = setup(300);
+      c.notify('change');
+      await clock.advance(1);
+      c.notify('endpoint');
+      await clock.advance(299 + ENDPOINT_APPLY_PACE_MAX_MS);
+      assert.deepEqual(starts, [0, 300 + ENDPOINT_APPLY_PACE_MAX_MS]);
+    });
+
+    it('are not postponed by changes that come while they wait', async () => {
+      const { clock, starts, c } = setup(4);
+      c.notify('endpoint');
+      await clock.advance(5);
+      c.notify('endpoint');
+      for (let i = 0; i < 5; i++) {
+        await clock.advance(2);
+        c.notify('endpoint');
+      }
+      await clock.advance(16 - 15);
+      assert.deepEqual(starts, [0, 4 + ENDPOINT_APPLY_PACE * 4]);
+    });
   });
 });

@@ -45,6 +45,21 @@ describe('lbsync nginx render', () => {
     assert.deepEqual(r.upstreams, ['web']);
   });
 
+  it('renders a record the same way every time, its problems included, and anew when the options change', () => {
+    const records = [rec('web', 'a', '10.0.0.1', 80, { weight: 'x' }), rec('web', 'b', '10.0.0.2', 80)];
+    const block = { listen: ['127.0.0.1:8080'] };
+    const first = renderUpstreams(viewOf(pool('web', records)), { upstreams: { web: { servers: [block] } } });
+    const again = renderUpstreams(viewOf(pool('web', records)), { upstreams: { web: { servers: [block] } } });
+    assert.equal(again.text, first.text);
+    assert.deepEqual(again.problems, first.problems);
+    assert.equal(again.problems.length, 1);
+    assert.doesNotMatch(first.text, /Connection ""/);
+    const changed = renderUpstreams(viewOf(pool('web', records)), { upstreams: { web: { maxFails: 3, keepalive: 8, servers: [block] } } });
+    assert.match(changed.text, /server 10\.0\.0\.2:80 max_fails=3;/);
+    assert.match(changed.text, /proxy_set_header Connection "";/, 'the server block follows keepalive');
+    assert.equal(changed.problems.length, 1);
+  });
+
   it('refuses weights outside 1-100 and backup with hashing', () => {
     const r = renderUpstreams(
       viewOf(pool('web', [rec('web', 'a', '10.0.0.1', 80, { weight: '0' }), rec('web', 'b', '10.0.0.2', 80, { weight: '101' }), rec('web', 'c', '10.0.0.3', 80, { weight: '7', backup: 'true' })])),
