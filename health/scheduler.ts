@@ -6,6 +6,7 @@ import { SchedulerStoppedError } from './errors.js';
 import { describeError } from './reason.js';
 import { sameSpec, validateSpec } from './spec.js';
 import { CheckRouter } from './check-router.js';
+import { LocalChecker } from './local-checker.js';
 import { applyResult, INITIAL_THRESHOLD, type ThresholdState } from './threshold.js';
 import type { Checker, CheckResult, CheckTarget, HealthSpec, HealthState } from './types.js';
 
@@ -49,8 +50,15 @@ export interface SchedulerStats {
 export interface HealthSchedulerOptions {
   /** Checks in flight at once across all endpoints; further due checks wait in a FIFO queue. Default 256. */
   concurrency?: number;
-  /** Checkers by kind; by default one CheckRouter (HTTP and TCP checks, a lone one on the calling thread, the rest on a thread of their own) that the scheduler owns and closes. */
+  /** Checkers by kind; by default one the scheduler owns and closes (see checkThread). */
   checkers?: Partial<Record<HealthSpec['kind'], Checker>>;
+  /**
+   * Whether a burst of new endpoints may move their checks to a thread of
+   * their own (CheckRouter; lbsync, where they would hold up the watch and
+   * the pushes). Default false: every check on the calling thread
+   * (LocalChecker), as `beacon health watch` runs them.
+   */
+  checkThread?: boolean;
   clock?: Clock;
   /** Random numbers in [0, 1) for jitter. */
   random?: () => number;
@@ -117,6 +125,7 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
   private readonly random: () => number;
   private readonly injected: Partial<Record<HealthSpec['kind'], Checker>>;
   private owned: Checker | undefined;
+  private readonly checkThread: boolean;
 
   constructor(options: HealthSchedulerOptions = {}) {
     super();
@@ -124,6 +133,7 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.injected = options.checkers ?? {};
+    this.checkThread = options.checkThread ?? false;
   }
 
   /**
@@ -225,7 +235,7 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
   private checkerFor(kind: HealthSpec['kind']): Checker {
     const injected = this.injected[kind];
     if (injected) return injected;
-    return (this.owned ??= new CheckRouter());
+    return (this.owned ??= this.checkThread ? new CheckRouter() : new LocalChecker());
   }
 
   private cancel(entry: Entry): void {

@@ -66,9 +66,14 @@ export class ThreadedChecker implements Checker {
     if (this.worker && !this.closed) this.send({ op: 'release', target });
   }
 
-  /** Ends the thread (its connections close with it); checks still running end as cancelled. */
+  /** Ends the thread for good (its connections close with it); checks still running end as cancelled. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.stop();
+  }
+
+  /** Ends the thread (its connections close with it); checks still running end as cancelled. The next check or warm() starts it again. */
+  async stop(): Promise<void> {
     this.outbox = [];
     this.settleAll((p) => cancelled(p.started));
     const worker = this.worker;

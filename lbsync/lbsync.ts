@@ -137,7 +137,7 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
     this.settleJoins = options.outputs.some((o) => o.settlesJoins);
     this.retries = new Retries(this.clock, () => this.coalescer.notify(), options.retry);
     if (options.health.enabled) {
-      this.scheduler = options.health.scheduler ?? new HealthScheduler();
+      this.scheduler = options.health.scheduler ?? new HealthScheduler({ checkThread: true });
       this.ownsScheduler = !options.health.scheduler;
       this.scheduler.on('change', (id, state, result, previous) => {
         this.emit('health', id, state, result, previous);
@@ -502,9 +502,8 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
         }
       }),
     );
-    // After the first apply, while lbsync waits: the HTTP client loads now
-    // (and the check thread starts), so the first check of the first new
-    // endpoint does not wait ~80 ms for it.
+    // After the first apply, while lbsync waits: the HTTP checker loads now,
+    // so the first check of the first new endpoint does not wait for it.
     if (!this.warmed) {
       this.warmed = true;
       setImmediate(() => this.scheduler?.warm());

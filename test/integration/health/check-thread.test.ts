@@ -89,45 +89,65 @@ describe('the check thread and the check router (real HTTP servers)', function (
 
   describe('CheckRouter', () => {
     let router: CheckRouter;
-    const placed = () => (router as unknown as { placed: Map<string, Checker>; local: Checker; thread: ThreadedChecker });
-    beforeEach(() => (router = new CheckRouter()));
-    afterEach(() => router.close());
-
-    it('runs every check on the calling thread until warm() has started the check thread', async () => {
-      const servers = await Promise.all(Array.from({ length: 3 }, () => httpServer((_req, res) => res.end('ok\n'))));
-      try {
-        const results = await Promise.all(servers.map((s) => router.check(target(s), spec, new Cancellation())));
-        assert.ok(results.every((r) => r.passing));
-        const { placed: where, local, thread } = placed();
-        for (const s of servers) assert.equal(where.get(`127.0.0.1|${s.port}`), local);
-        assert.equal(threadOf(thread), undefined, 'no thread was started');
-      } finally {
-        await Promise.all(servers.map((s) => s.close()));
-      }
+    const inside = () => router as unknown as { placed: Map<string, Checker>; local: Checker; thread: ThreadedChecker };
+    const servers: Local[] = [];
+    const more = async (n: number) => {
+      const made = await Promise.all(Array.from({ length: n }, () => httpServer((_req, res) => res.end('ok\n'))));
+      servers.push(...made);
+      return made;
+    };
+    const checkAll = async (list: Local[]) => {
+      const results = await Promise.all(list.map((s) => router.check(target(s), spec, new Cancellation())));
+      assert.ok(results.every((r) => r.passing), JSON.stringify(results.find((r) => !r.passing)));
+    };
+    const where = (s: Local) => inside().placed.get(`127.0.0.1|${s.port}`);
+    afterEach(async () => {
+      await router.close();
+      await Promise.all(servers.splice(0).map((s) => s.close()));
     });
 
-    it('checks a lone endpoint on the calling thread, and endpoints that come while it runs on the check thread', async () => {
-      const servers = await Promise.all(Array.from({ length: 5 }, () => httpServer((_req, res) => res.end('ok\n'))));
-      router.warm();
-      await waitFor(() => placed().thread.ready, 10_000, 'the check thread to be ready');
-      try {
-        const results = await Promise.all(servers.map((s) => router.check(target(s), spec, new Cancellation())));
-        assert.ok(results.every((r) => r.passing));
-        const { placed: where, local, thread } = placed();
-        assert.equal(where.get(`127.0.0.1|${servers[0]!.port}`), local);
-        for (const s of servers.slice(1)) assert.equal(where.get(`127.0.0.1|${s.port}`), thread);
-        // An endpoint stays where it was placed (one kept connection each), even when alone now.
-        for (const s of servers) assert.equal((await router.check(target(s), spec, new Cancellation())).passing, true);
-        for (const s of servers) assert.equal(s.connections(), 1, `port ${s.port}`);
-        // Released, it is placed afresh: alone now, on the calling thread.
-        router.release(target(servers[1]!));
-        assert.equal(where.has(`127.0.0.1|${servers[1]!.port}`), false);
-        assert.equal((await router.check(target(servers[1]!), spec, new Cancellation())).passing, true);
-        assert.equal(where.get(`127.0.0.1|${servers[1]!.port}`), local);
-        assert.equal(servers[1]!.connections(), 2);
-      } finally {
-        await Promise.all(servers.map((s) => s.close()));
-      }
+    it('checks everything on the calling thread until a burst of new endpoints starts the check thread', async () => {
+      router = new CheckRouter({ startAfter: 8 });
+      const few = await more(5);
+      await checkAll(few);
+      for (const s of few) assert.equal(where(s), inside().local);
+      assert.equal(threadOf(inside().thread), undefined, 'no thread for a few endpoints');
+      // A burst: the 8th endpoint that has to wait for another local check starts the thread.
+      await checkAll(await more(12));
+      await waitFor(() => inside().thread.ready, 10_000, 'the check thread to be ready');
+    });
+
+    it('once the thread runs: a lone endpoint here, endpoints that come while it is checked there, each staying where it was placed', async () => {
+      router = new CheckRouter({ startAfter: 2 });
+      await checkAll(await more(4));
+      await waitFor(() => inside().thread.ready, 10_000, 'the check thread to be ready');
+      const burst = await more(5);
+      await checkAll(burst);
+      assert.equal(where(burst[0]!), inside().local);
+      for (const s of burst.slice(1)) assert.equal(where(s), inside().thread);
+      // An endpoint stays where it was placed (one kept connection each), even when alone now.
+      for (const s of burst) assert.equal((await router.check(target(s), spec, new Cancellation())).passing, true);
+      for (const s of burst) assert.equal(s.connections(), 1, `port ${s.port}`);
+      // Released, it is placed afresh: alone now, on the calling thread.
+      router.release(target(burst[1]!));
+      assert.equal(where(burst[1]!), undefined);
+      assert.equal((await router.check(target(burst[1]!), spec, new Cancellation())).passing, true);
+      assert.equal(where(burst[1]!), inside().local);
+      assert.equal(burst[1]!.connections(), 2);
+    });
+
+    it('stops the thread once no endpoint is left on it for a while', async () => {
+      router = new CheckRouter({ startAfter: 2, idleMs: 200 });
+      await checkAll(await more(4));
+      await waitFor(() => inside().thread.ready, 10_000, 'the check thread to be ready');
+      const burst = await more(3);
+      await checkAll(burst);
+      const onThread = burst.filter((s) => where(s) === inside().thread);
+      assert.ok(onThread.length > 0);
+      for (const s of onThread) router.release(target(s));
+      await waitFor(() => !inside().thread.ready && threadOf(inside().thread) === undefined, 10_000, 'the idle thread to stop');
+      // Checks go on here; a new burst would start it again.
+      await checkAll(burst);
     });
   });
 });
