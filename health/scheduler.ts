@@ -227,7 +227,7 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
     await this.owned?.close?.().catch(() => undefined);
   }
 
-  /** Starts the check thread and loads its HTTP client now rather than on the first HTTP check (which would wait ~80 ms for them). */
+  /** Loads the HTTP client now rather than on the first HTTP check (which would wait ~80 ms for it); a check thread loads its own when a burst starts it. */
   warm(): void {
     if (!this.stopped) this.checkerFor('http').warm?.();
   }
