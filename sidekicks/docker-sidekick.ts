@@ -217,10 +217,13 @@ export class DockerSidekick extends EventEmitter<DockerSidekickEvents> {
     }
     if (hold?.startedAt !== facts.startedAt) this.emit('held', facts, this.flaps.startsOf(facts.id), holdMs);
     clearTimeout(hold?.timer);
+    // The hold entry stays while the timer's look runs: a timer may fire a
+    // little before the clock says the hold is over, and the look then
+    // re-arms this same hold instead of counting a second one.
     const timer = setTimeout(() => {
-      this.holds.delete(facts.id);
       const now = this.options.source.get(facts.id);
       if (now && !this.stopped) this.onUpdate(now, undefined);
+      if (this.holds.get(facts.id)?.timer === timer) this.holds.delete(facts.id);
     }, holdMs);
     timer.unref();
     this.holds.set(facts.id, { timer, startedAt: facts.startedAt });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { freePort, runContainer, waitFor } from '../../harness/index.js';
+import { event, facts, scriptedSidekick } from '../../unit/sidekicks/scripted-source.js';
 import { nodeRecords, sidekickSuite, uniqueName, waitForLog, waitForNode } from './helpers.js';
 
 describe('sidekick docker: restart loops are damped (real dockerd, real etcd)', function () {
@@ -38,5 +39,37 @@ describe('sidekick docker: restart loops are damped (real dockerd, real etcd)', 
     await waitForNode(suite.client, sk.node, (rs) => rs.length === 1 && rs[0]!.container === id, 'published after the hold', 30_000);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     assert.match(metrics, /^beacon_sidekick_flaps_held_total 1$/m);
+  });
+
+  it('a hold timer that fires before the clock says the hold is over re-arms the same hold: one held start, published once it ends (in process, a clock the test moves)', async function () {
+    this.timeout(60_000);
+    let clock = 1_000_000;
+    const { sidekick, source } = scriptedSidekick(suite.client, { now: () => clock, flapPolicy: { restarts: 2, windowMs: 60_000, holdMs: 200 } });
+    const held: number[] = [];
+    sidekick.on('held', (_facts, starts: number) => held.push(starts));
+    try {
+      const service = uniqueName('early');
+      const start = (run: number) => {
+        const f = { ...facts(1, service), startedAt: `2026-01-02T03:04:0${run}Z` };
+        source.known.set(f.id, f);
+        source.emit('update', f, event(f.id, 'start'));
+      };
+      start(1);
+      await waitForNode(suite.client, 'n1', (rs) => rs.length === 1, 'published at its first start');
+      clock += 10;
+      start(2);
+      clock += 10;
+      start(3);
+      assert.deepEqual(held, [3], 'the third start is held');
+      // The clock stands still: every timer fires "early". Wait for several.
+      await new Promise((r) => setTimeout(r, 900));
+      assert.deepEqual(held, [3], 'early timers re-arm the hold without counting it again');
+      assert.equal(sidekick.records().length, 0, 'still held');
+      clock += 200;
+      await waitFor(() => sidekick.records().length === 1, 10_000, 'published once the clock passes the hold');
+      assert.deepEqual(held, [3]);
+    } finally {
+      await sidekick.stop({ revoke: true });
+    }
   });
 });
