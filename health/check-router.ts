@@ -4,39 +4,26 @@ import { ThreadedChecker } from './threaded-checker.js';
 import type { Checker, CheckResult, CheckTarget, HealthSpec } from './types.js';
 
 /**
- * New endpoints that must wait for another check on the calling thread
- * before the check thread starts: a burst, not a few endpoints that came
- * together. The thread costs ~35 MB (its own V8 heap and undici), so a
- * process that never sees a burst never pays for it.
- */
-export const THREAD_START_AFTER = 32;
-
-/** The check thread stops once no endpoint has been checked there for this long. */
-export const THREAD_IDLE_MS = 60_000;
-
-/**
  * Where an endpoint's checks run: on the calling thread when it is the only
- * check in flight there, else on the check thread (ThreadedChecker) once a
- * burst has started it and it is ready (until then, on the calling thread).
- * A lone change — one new endpoint — is checked without a hop between
- * threads and without a second core busy while nginx takes the push (a lone
- * put was served ~0.5 ms sooner so); a burst of new endpoints goes to the
- * thread, where its checks do not hold up the etcd watch and the pushes. An
- * endpoint stays where its first check ran, so it keeps one connection;
- * released, it is placed afresh. The thread stops when no endpoint is
- * left on it for THREAD_IDLE_MS.
+ * check in flight there, else on the check thread (ThreadedChecker) once it
+ * is ready (until then, on the calling thread). A lone change — one new
+ * endpoint — is checked without a hop between threads and without a second
+ * core busy while nginx takes the push (a lone put was served ~0.5 ms sooner
+ * so); a burst of new endpoints goes to the thread, where its checks do not
+ * hold up the etcd watch and the pushes. An endpoint stays where its first
+ * check ran, so it keeps one connection; released, it is placed afresh.
+ *
+ * The thread starts with warm() (lbsync calls it after its first apply), or
+ * else when a second check first has to run alongside another here, and
+ * stays for the router's life. Starting it costs ~100 ms of CPU (a V8
+ * isolate and undici): started by the burst it serves, it slowed that burst
+ * from ~30 to ~110–230 ms; kept, it costs ~20 MB.
  */
 export class CheckRouter implements Checker {
   private readonly local = new LocalChecker();
   private readonly thread = new ThreadedChecker();
   private readonly placed = new Map<string, Checker>();
   private localInFlight = 0;
-  /** New endpoints placed here while another local check ran, since the thread last stopped. */
-  private crowded = 0;
-  private onThread = 0;
-  private idleTimer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly tuning: { startAfter?: number; idleMs?: number } = {}) {}
 
   check(target: CheckTarget, spec: HealthSpec, signal: CancelSignal): Promise<CheckResult> {
     const key = endpointKey(target);
@@ -47,9 +34,10 @@ export class CheckRouter implements Checker {
     return this.local.check(target, spec, signal).finally(() => this.localInFlight--);
   }
 
-  /** Loads the HTTP client here (the thread loads its own when a burst starts it). */
+  /** Loads the HTTP client here and starts the check thread, which loads its own. */
   warm(): void {
     this.local.warm();
+    this.thread.warm();
   }
 
   release(target: CheckTarget): void {
@@ -58,36 +46,18 @@ export class CheckRouter implements Checker {
     if (!where) return;
     where.release?.(target);
     this.placed.delete(key);
-    if (where === this.thread && --this.onThread === 0) this.stopWhenIdle();
   }
 
   async close(): Promise<void> {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.placed.clear();
     await Promise.all([this.local.close(), this.thread.close()]);
   }
 
   private place(): Checker {
     if (this.localInFlight === 0) return this.local;
-    if (!this.thread.ready) {
-      if (++this.crowded === (this.tuning.startAfter ?? THREAD_START_AFTER)) this.thread.warm();
-      return this.local;
-    }
-    this.onThread++;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
-    return this.thread;
-  }
-
-  private stopWhenIdle(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      if (this.onThread > 0) return;
-      this.crowded = 0;
-      void this.thread.stop();
-    }, this.tuning.idleMs ?? THREAD_IDLE_MS);
-    this.idleTimer.unref();
+    if (this.thread.ready) return this.thread;
+    this.thread.warm();
+    return this.local;
   }
 }
 

@@ -8,12 +8,16 @@ import { statusMatches } from './status-set.js';
 import type { Checker, CheckResult, CheckTarget, HealthSpec } from './types.js';
 
 /**
- * undici, loaded on the first HTTP check rather than with this module: the
- * health barrel is imported by lbsync and `beacon health`, and undici costs
- * ~80 ms of start-up that a TCP-only or not-yet-checking process need not pay.
+ * undici's Client, loaded on the first HTTP check rather than with this
+ * module: the health barrel is imported by lbsync and `beacon health`, and a
+ * TCP-only or not-yet-checking process need not pay for it. Only the Client
+ * module (undici is pinned to one version in package.json): the package's
+ * index loads every dispatcher, fetch, the cache stores and the mocks, which
+ * cost ~45 ms more to load and ~13 MB more per thread (lbsync has two).
  */
-let undici: typeof import('undici') | undefined;
-const loadUndici = (): typeof import('undici') => (undici ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
+type ClientClass = typeof import('undici').Client;
+let ClientCtor: ClientClass | undefined;
+const loadClient = (): ClientClass => (ClientCtor ??= createRequire(import.meta.url)('undici/lib/dispatcher/client.js') as ClientClass);
 
 /**
  * HTTP/HTTPS checks with undici. Each endpoint gets its own undici Client — one
@@ -31,7 +35,7 @@ export class HttpChecker implements Checker {
   private readonly clients = new Map<string, Map<string, Client>>();
 
   warm(): void {
-    loadUndici();
+    loadClient();
   }
 
   check(target: CheckTarget, spec: HealthSpec, signal: CancelSignal): Promise<CheckResult> {
@@ -158,7 +162,7 @@ export class HttpChecker implements Checker {
     let pool = pools.get(variant);
     if (!pool) {
       const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-      pool = new (loadUndici().Client)(`${spec.kind}://${host}:${target.port}`, {
+      pool = new (loadClient())(`${spec.kind}://${host}:${target.port}`, {
         pipelining: 1,
         // Keep the connection for the next check unless the server says otherwise
         // (its Keep-Alive hint wins, minus undici's safety margin).

@@ -53,10 +53,10 @@ export interface HealthSchedulerOptions {
   /** Checkers by kind; by default one the scheduler owns and closes (see checkThread). */
   checkers?: Partial<Record<HealthSpec['kind'], Checker>>;
   /**
-   * Whether a burst of new endpoints may move their checks to a thread of
-   * their own (CheckRouter; lbsync, where they would hold up the watch and
-   * the pushes). Default false: every check on the calling thread
-   * (LocalChecker), as `beacon health watch` runs them.
+   * Whether checks that run alongside others go to a thread of their own
+   * (CheckRouter; lbsync, where a burst's checks would hold up the watch and
+   * the pushes; the thread starts with warm()). Default false: every check
+   * on the calling thread (LocalChecker), as `beacon health watch` runs them.
    */
   checkThread?: boolean;
   clock?: Clock;
@@ -227,7 +227,7 @@ export class HealthScheduler extends EventEmitter<HealthSchedulerEvents> {
     await this.owned?.close?.().catch(() => undefined);
   }
 
-  /** Loads the HTTP client now rather than on the first HTTP check (which would wait ~80 ms for it); a check thread loads its own when a burst starts it. */
+  /** Loads the HTTP client now rather than on the first HTTP check (which would wait ~80 ms for it), and starts the check thread if there is one. */
   warm(): void {
     if (!this.stopped) this.checkerFor('http').warm?.();
   }

@@ -36,7 +36,7 @@ export class ThreadedChecker implements Checker {
   private closed = false;
   private isReady = false;
 
-  /** Whether the thread is up and has loaded its HTTP client (it takes ~50–100 ms to start). */
+  /** Whether the thread is up and has loaded its HTTP client (it takes ~100 ms of CPU to start). */
   get ready(): boolean {
     return this.isReady;
   }
@@ -69,11 +69,6 @@ export class ThreadedChecker implements Checker {
   /** Ends the thread for good (its connections close with it); checks still running end as cancelled. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.stop();
-  }
-
-  /** Ends the thread (its connections close with it); checks still running end as cancelled. The next check or warm() starts it again. */
-  async stop(): Promise<void> {
     this.outbox = [];
     this.settleAll((p) => cancelled(p.started));
     const worker = this.worker;

@@ -106,20 +106,20 @@ describe('the check thread and the check router (real HTTP servers)', function (
       await Promise.all(servers.splice(0).map((s) => s.close()));
     });
 
-    it('checks everything on the calling thread until a burst of new endpoints starts the check thread', async () => {
-      router = new CheckRouter({ startAfter: 8 });
-      const few = await more(5);
-      await checkAll(few);
-      for (const s of few) assert.equal(where(s), inside().local);
-      assert.equal(threadOf(inside().thread), undefined, 'no thread for a few endpoints');
-      // A burst: the 8th endpoint that has to wait for another local check starts the thread.
+    it('checks a lone endpoint on the calling thread, and starts the check thread when a check first has to run alongside another', async () => {
+      router = new CheckRouter();
+      const one = await more(1);
+      await checkAll(one);
+      assert.equal(where(one[0]!), inside().local);
+      assert.equal(threadOf(inside().thread), undefined, 'no thread for a lone endpoint');
       await checkAll(await more(12));
+      assert.notEqual(threadOf(inside().thread), undefined, 'the thread started');
       await waitFor(() => inside().thread.ready, 10_000, 'the check thread to be ready');
     });
 
     it('once the thread runs: a lone endpoint here, endpoints that come while it is checked there, each staying where it was placed', async () => {
-      router = new CheckRouter({ startAfter: 2 });
-      await checkAll(await more(4));
+      router = new CheckRouter();
+      router.warm();
       await waitFor(() => inside().thread.ready, 10_000, 'the check thread to be ready');
       const burst = await more(5);
       await checkAll(burst);
@@ -134,20 +134,6 @@ describe('the check thread and the check router (real HTTP servers)', function (
       assert.equal((await router.check(target(burst[1]!), spec, new Cancellation())).passing, true);
       assert.equal(where(burst[1]!), inside().local);
       assert.equal(burst[1]!.connections(), 2);
-    });
-
-    it('stops the thread once no endpoint is left on it for a while', async () => {
-      router = new CheckRouter({ startAfter: 2, idleMs: 200 });
-      await checkAll(await more(4));
-      await waitFor(() => inside().thread.ready, 10_000, 'the check thread to be ready');
-      const burst = await more(3);
-      await checkAll(burst);
-      const onThread = burst.filter((s) => where(s) === inside().thread);
-      assert.ok(onThread.length > 0);
-      for (const s of onThread) router.release(target(s));
-      await waitFor(() => !inside().thread.ready && threadOf(inside().thread) === undefined, 10_000, 'the idle thread to stop');
-      // Checks go on here; a new burst would start it again.
-      await checkAll(burst);
     });
   });
 });
