@@ -15,6 +15,8 @@ const IGNORED: ReadonlyArray<[NodeJS.Signals, 'info' | 'warn', (name: string) =>
   // A reader of our output went away; the EPIPE on the write is handled below.
   ['SIGPIPE', 'warn', () => 'ignored SIGPIPE: a reader of this process output went away'],
   // Left to Node, SIGUSR1 opens the inspector on 127.0.0.1:9229: code execution for anyone on the host.
+  // The executable's --disable-sigusr1 keeps SIGUSR1 blocked from start-up on (it never reaches this
+  // handler); the handler is for `node dist/cli/main.js` run without that option.
   ['SIGUSR1', 'warn', () => 'ignored SIGUSR1: the Node inspector stays closed (run node --inspect to debug)'],
 ];
 
@@ -23,7 +25,8 @@ const IGNORED: ReadonlyArray<[NodeJS.Signals, 'info' | 'warn', (name: string) =>
  * stop, so the caller's cleanup (revoking the lease, closing servers) runs on
  * every exit path it can catch: SIGTERM, SIGINT, and errors that would
  * otherwise kill the process without a word. SIGHUP, SIGPIPE and SIGUSR1 are
- * survived with one log line each; EPIPE on stdout or stderr (a closed pipe)
+ * survived with one log line each (SIGUSR1 silently, under the executable's
+ * --disable-sigusr1); EPIPE on stdout or stderr (a closed pipe)
  * is survived too.
  */
 export function untilStop(log: Logger, name: string): Promise<StopReason> {

@@ -216,7 +216,7 @@ Record meta: "weight" (1-100) sets the server weight, "backup": "true" marks a b
         const url = `http://${at.family === 'IPv6' ? `[${at.address}]` : at.address}:${at.port}/`;
         log.info({ url }, `serving the status page on ${url}`);
       }
-      // From here on SIGHUP, SIGPIPE and SIGUSR1 are survived with a log line, and a crash still cleans up.
+      // From here on SIGHUP and SIGPIPE are survived with a log line, and a crash still cleans up.
       const stopping = untilStop(log, 'lbsync');
       await daemon.start();
       const targets = outputs.map((o) => (o.name === 'nginx' && settings.output ? settings.output.file : o.name)).join(' and ');

@@ -1,9 +1,14 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4 --disable-sigusr1
 /**
  * The `beacon` executable: one program, one subcommand per job. This is the
  * only place that exits the process.
  *
- * The V8 flag on the first line is part of the product: beacon's daemons
+ * The Node options on the first line are part of the product.
+ * --disable-sigusr1: left to Node, a SIGUSR1 opens the inspector on
+ * 127.0.0.1:9229 (code execution for anyone on the host) until a daemon has
+ * installed its own handler, which logs and ignores it; with the flag a
+ * SIGUSR1 at any moment, start-up included, leaves the inspector closed.
+ * --max-semi-space-size=4: beacon's daemons
  * allocate many short-lived objects (events, records, check results), and
  * V8's default young generation (16 MB semi-spaces on 64-bit) lets them pile
  * up to ~100 MB of heap before a scavenge — RSS that buys nothing. With 4 MB

@@ -133,8 +133,9 @@ Records are canonical JSON at /services/<service>/<instance>, bound to a lease. 
 this node's json records without a running container are deleted at once; flat and single
 records carry no node and rely on the lease TTL. SIGTERM revokes the lease (records vanish
 at once) unless --keep-on-exit, and so does a crash the process can catch; kill -9 leaves them
-for the TTL. SIGHUP, SIGPIPE and SIGUSR1 are logged and ignored. The single layout holds
-one endpoint per service (/services/<service>): with several containers the last write wins.
+for the TTL. SIGHUP and SIGPIPE are logged and ignored; SIGUSR1 is ignored (it never opens
+the Node inspector). The single layout holds one endpoint per service (/services/<service>):
+with several containers the last write wins.
 
 Examples:
   $ beacon sidekick docker --advertise-ip 10.0.0.7

@@ -54,7 +54,7 @@ COPY --from=app /app /app
 # (cli/main.ts says why); set here because the entrypoint runs `node` itself,
 # so that any base image works, also one whose env(1) lacks -S.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=4 \
+    NODE_OPTIONS="--max-semi-space-size=4 --disable-sigusr1" \
     BEACON_METRICS_PORT=9465 \
     BEACON_NGINX_PREFIX=/var/lib/beacon/nginx \
     BEACON_NGINX_PID=/var/lib/beacon/nginx/logs/nginx.pid \

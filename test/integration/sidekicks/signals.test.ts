@@ -28,13 +28,25 @@ function listeningPorts(pid: number): number[] {
 
 const alive = (p: Started) => p.child.exitCode === null && p.child.signalCode === null;
 
-/** Sends each signal a daemon must outlive and checks it logged each and did not open the inspector. */
+/** The bit of SIGUSR1 (10) in one of /proc/PID/status's signal masks (SigBlk, SigCgt). */
+function sigusr1In(pid: number, mask: 'SigBlk' | 'SigCgt'): boolean {
+  const hex = new RegExp(`^${mask}:\\s*([0-9a-f]+)`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0';
+  return (BigInt(`0x${hex}`) & (1n << 9n)) !== 0n;
+}
+
+/**
+ * Sends each signal a daemon must outlive and checks it logged SIGHUP and
+ * SIGPIPE and did not open the inspector. The executable's --disable-sigusr1
+ * keeps SIGUSR1 blocked (no inspector, no log line); it goes first, so the
+ * two lines after it show the process went on handling signals.
+ */
 async function survivesSignals(proc: Started, lines: () => Array<Record<string, unknown>>): Promise<void> {
   const before = listeningPorts(proc.pid);
-  for (const signal of ['SIGHUP', 'SIGPIPE', 'SIGUSR1'] as const) {
+  process.kill(proc.pid, 'SIGUSR1');
+  for (const signal of ['SIGHUP', 'SIGPIPE'] as const) {
     process.kill(proc.pid, signal);
     await waitFor(() => lines().find((l) => l.signal === signal && String(l.msg).startsWith(`ignored ${signal}`)), 15_000, `a log line for ${signal}`);
-    assert.ok(alive(proc), `still running after ${signal}`);
+    assert.ok(alive(proc), `still running after SIGUSR1 and ${signal}`);
   }
   assert.deepEqual(listeningPorts(proc.pid), before, 'SIGUSR1 opened no inspector port');
 }
@@ -47,7 +59,7 @@ describe('daemons and signals: SIGHUP, SIGPIPE, SIGUSR1, EPIPE survived; SIGTERM
     return suite.sidekick(['--ttl', '60s']);
   }
 
-  it('the docker sidekick outlives SIGHUP, SIGPIPE and SIGUSR1 with a log line each, keeps publishing, and revokes its lease on SIGTERM', async () => {
+  it('the docker sidekick outlives SIGUSR1, and SIGHUP and SIGPIPE with a log line each, keeps publishing, and revokes its lease on SIGTERM', async () => {
     const sk = sidekick();
     const name = uniqueName('sig');
     await runContainer({ labels: { SERVICE_NAME: name }, publish: [80] });
@@ -93,7 +105,26 @@ describe('daemons and signals: SIGHUP, SIGPIPE, SIGUSR1, EPIPE survived; SIGTERM
     assert.deepEqual(await key(), [], 'revoked at once');
   });
 
-  it('lbsync outlives SIGHUP, SIGPIPE and SIGUSR1 with a log line each and keeps rendering', async () => {
+  it('a SIGUSR1 while the announce sidekick starts, before any handler of its own exists, opens no inspector and does not stop it', async () => {
+    const log = join(LOG_DIR, `announce-early-usr1-${Date.now()}.log`);
+    const service = uniqueName('early');
+    const ann = startBeacon(['sidekick', 'announce', '--etcd', suite.etcd.url, '--service', service, '--port', '8080', '--host', '127.0.0.1', '--ttl', '60s'], log);
+    suite.track(ann);
+    // Node has taken SIGUSR1 over (blocked by --disable-sigusr1; caught by the inspector's handler without it) ...
+    const deadline = Date.now() + 10_000;
+    while (!sigusr1In(ann.pid, 'SigBlk') && !sigusr1In(ann.pid, 'SigCgt') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    // ... and neither Node's inspector nor beacon has a handler for it yet: this is start-up.
+    assert.equal(sigusr1In(ann.pid, 'SigCgt'), false, 'a SIGUSR1 handler was already installed (the inspector\'s, or beacon\'s: not start-up any more)');
+    process.kill(ann.pid, 'SIGUSR1');
+    await waitFor(async () => (await suite.client.getAll().prefix(`/services/${service}/`).keys()).length === 1, 15_000, 'announced after the SIGUSR1');
+    assert.ok(alive(ann), 'still running');
+    assert.ok(!listeningPorts(ann.pid).includes(9229), 'no inspector port');
+    assert.doesNotMatch(readFileSync(log, 'utf8'), /Debugger listening/);
+    await ann.stop('SIGTERM');
+    assert.equal(ann.child.exitCode, 0);
+  });
+
+  it('lbsync outlives SIGUSR1, and SIGHUP and SIGPIPE with a log line each, and keeps rendering', async () => {
     const nginx = await new TestNginx().start();
     try {
       const file = join(nginx.confDir, 'conf.d', 'beacon.conf');
