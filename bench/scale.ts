@@ -6,7 +6,7 @@
  *        [--ttl 15] [--health off|on] [--nginx-mode reload|dynamic] [--wait MIN:MAX]
  *        [--deploy-seconds 60] [--steady-seconds 30] [--reconcile-sample 10]
  *        [--reconcile-every 60] [--deploy-order host|random] [--upstream-keepalive 0] [--workers N]
- *        [--out bench/results/scale.json]
+ *        [--shared-netns] [--out bench/results/scale.json]
  *
  * `--full` is 1,000 hosts × 20 records across 50 services (20,000 records).
  * Each simulated host publishes through beacon's own code — its own etcd
@@ -23,6 +23,9 @@
  *      time to converge, failed requests of a keep-alive client throughout,
  *      each failure explained (bench/scale-failures.ts), and the machine's
  *      conntrack table beside them (bench/conntrack.ts).
+ * It all runs in a network namespace of its own, where nothing is
+ * connection-tracked (bench/own-netns.ts); `--shared-netns` runs it in the
+ * machine's namespace instead.
  * Health checks are off by default (20,000 endpoints every 5 s is 4,000
  * checks/s, more than this bench's 2 shared cores give); `--health on` runs them.
  */
@@ -39,6 +42,7 @@ import { machine, median, percentile } from './report.js';
 import type { HostsCommand, HostsStats, ReconcileSample } from './scale-hosts.js';
 import type { BackendsCommand } from './scale-backends.js';
 import { conntrackRoom, readConntrack } from './conntrack.js';
+import { ownNetns, rerunInOwnNetns } from './own-netns.js';
 import { explainFailure, triesById, type ClientFailure, type HostTimeline } from './scale-failures.js';
 import { DEPLOYED, hostAddress, hostOfAddress, PREFIX, serviceName, type FleetPorts, type FleetShape } from './scale-plan.js';
 
@@ -62,6 +66,7 @@ const { values: opt } = parseArgs({
     workers: { type: 'string' },
     'deploy-order': { type: 'string', default: 'host' },
     'upstream-keepalive': { type: 'string', default: '0' },
+    'shared-netns': { type: 'boolean', default: false },
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'scale.json') },
   },
 });
@@ -523,7 +528,7 @@ async function main() {
       name: 'scale',
       at: new Date().toISOString(),
       machine: machine(),
-      settings: { ...shape, perHost, records: totalRecords, ttlSeconds: ttl, health, nginxMode: modeFlag ? mode : 'reload (lbsync has no --nginx-mode)', wait: opt.wait ?? 'lbsync default', deploySeconds: deployMs / 1000, upstreamKeepalive, steadySeconds: steadyMs / 1000 },
+      settings: { ...shape, perHost, records: totalRecords, ttlSeconds: ttl, health, nginxMode: modeFlag ? mode : 'reload (lbsync has no --nginx-mode)', wait: opt.wait ?? 'lbsync default', deploySeconds: deployMs / 1000, upstreamKeepalive, steadySeconds: steadyMs / 1000, netns: ownNetns() ?? 'the machine\'s (--shared-netns)' },
       fleet,
       initialSync: { ms: initialSyncMs, listedAfterMs: listed ? Date.parse(listed.time!) - execAt : null, firstApplyMs: full.latencyMs ?? null, lbsyncCpuMs: initialCpuMs, lbsyncRssMb: initialRssMb, lbsyncPeakRssMb: initialPeakRssMb, detail: full.msg, hostsAnswering: seen.size },
       steady,
@@ -542,5 +547,9 @@ async function main() {
   }
 }
 
+// The whole bench runs in a network namespace of its own (bench/own-netns.ts
+// says why); --shared-netns runs it in the machine's, conntrack table and all.
+const exitCode = opt['shared-netns'] ? undefined : await rerunInOwnNetns('scale');
+if (exitCode !== undefined) process.exit(exitCode);
 await main();
 process.exit(0);
