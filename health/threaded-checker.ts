@@ -36,7 +36,7 @@ export class ThreadedChecker implements Checker {
   private closed = false;
   private isReady = false;
 
-  /** Whether the thread is up and has loaded its HTTP client (it takes ~100 ms of CPU to start). */
+  /** Whether the thread is up and has loaded its HTTP client (it takes ~50–100 ms of CPU to start). */
   get ready(): boolean {
     return this.isReady;
   }
