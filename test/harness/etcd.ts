@@ -28,19 +28,38 @@ export class TestEtcd {
     return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.clientPort}`;
   }
 
-  /** Starts etcd (again, keeping the data dir and ports on restart) and waits until it answers. */
+  /**
+   * Starts etcd (again, keeping the data dir and ports on restart) and waits
+   * until it answers. A first start whose port was taken between freePort()
+   * and etcd's bind (any outgoing connection may get it as its ephemeral
+   * port) starts again on fresh ports; any other early exit fails at once,
+   * with the end of etcd's log.
+   */
   async start(): Promise<this> {
-    if (!this.clientPort) {
-      this.clientPort = await freePort();
-      this.peerPort = await freePort();
+    const first = !this.clientPort;
+    for (let attempt = 1; ; attempt++) {
+      if (first && attempt > 1) this.clientPort = 0;
+      if (!this.clientPort) {
+        this.clientPort = await freePort();
+        this.peerPort = await freePort();
+      }
+      const exit = await this.launch();
+      if (exit === undefined) return this;
+      const log = readFileSync(join(this.dataDir, 'etcd.log'), 'utf8');
+      if (first && attempt < 3 && /address already in use/.test(log)) continue;
+      throw new Error(`etcd on ${this.url} exited with code ${exit} before it answered: ${log.trim().split('\n').slice(-3).join(' | ')}`);
     }
+  }
+
+  /** Runs etcd and waits until it answers (undefined) or exits first (its exit code). */
+  private async launch(): Promise<number | null | undefined> {
     const client = this.url;
     const tls = this.options.tls;
     const tlsArgs = tls
       ? ['--cert-file', tls.serverCert, '--key-file', tls.serverKey, '--trusted-ca-file', tls.ca, '--client-cert-auth']
       : [];
     const peer = `http://127.0.0.1:${this.peerPort}`;
-    this.proc = startProcess(
+    const proc = startProcess(
       'etcd',
       [
         '--name', 'test',
@@ -56,7 +75,11 @@ export class TestEtcd {
       ],
       join(this.dataDir, 'etcd.log'),
     );
+    this.proc = proc;
+    let exitCode: number | null | undefined;
+    void proc.exited.then((code) => (exitCode = code));
     await waitFor(async () => {
+      if (exitCode !== undefined) return true;
       const c = this.client();
       try {
         await c.maintenance.status();
@@ -65,7 +88,11 @@ export class TestEtcd {
         c.close();
       }
     }, 15_000, `etcd on ${client}`);
-    return this;
+    if (exitCode === undefined) return undefined;
+    this.proc = undefined;
+    // The log stream may still be flushing etcd's last lines.
+    await new Promise((r) => setTimeout(r, 50));
+    return exitCode;
   }
 
   /** A plain etcd3 client for assertions; the caller closes it. */
