@@ -502,8 +502,9 @@ export class LbSync extends EventEmitter<LbSyncEvents> {
         }
       }),
     );
-    // After the first apply, while lbsync waits: the HTTP checker loads now,
-    // so the first check of the first new endpoint does not wait for it.
+    // After the first apply, while lbsync waits: the HTTP checker loads and
+    // the check thread starts now, so neither the first new endpoint's check
+    // nor the first burst waits for them.
     if (!this.warmed) {
       this.warmed = true;
       setImmediate(() => this.scheduler?.warm());
